@@ -1,0 +1,125 @@
+/* core/stream.h — a DNS message stream over TCP + TLS + 2-byte framing on one
+ * libuv loop, with backpressure.  Used by DoT sessions and (later) XoT alike.
+ *
+ * Read this first — life of a stream:
+ *   stream_init → (caller uv_accept()s into &s->tcp) → stream_start
+ *   first bytes arrive → cbs->on_tls_start may refuse (handshake cap) → the
+ *   wolfSSL object is created only now (a silent TCP peer costs no TLS memory)
+ *   → handshake → cbs->on_established → cbs->on_message for every complete
+ *   message → ... → stream_close → cbs->on_closed exactly once, after both
+ *   libuv handles are closed: only then may the owner free the memory that
+ *   holds the stream_t.
+ *
+ * Backpressure: stream_pause(s, reason) stops reading from the socket AND
+ * stops delivering buffered messages until every reason is cleared with
+ * stream_resume.  The stream pauses itself (STREAM_PAUSE_OUTPUT) while more
+ * than max_output_bytes are queued for a peer that does not read.
+ *
+ * Output: stream_send queues one message; queued messages are encrypted and
+ * written together (one TLS record and one write for a batch) when the loop's
+ * prepare phase runs (before the loop blocks again), or at once with stream_flush.
+ *
+ * Threading: a stream and its stream_loop_t belong to one loop/thread. */
+#ifndef DANCED_CORE_STREAM_H
+#define DANCED_CORE_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "frame.h"
+#include "tls.h"
+
+typedef struct stream stream_t;
+
+/* Per-loop state shared by the streams of one loop: the batch-flush list and
+ * one read buffer (reads are consumed synchronously, so one buffer serves all). */
+typedef struct stream_loop {
+    uv_loop_t *loop;
+    uv_prepare_t flush_check; /* prepare: runs before the loop blocks, after every callback of the iteration */
+    stream_t *flush_head;
+    uint8_t *read_buf;
+    size_t read_buf_len;
+    bool read_buf_busy;
+} stream_loop_t;
+
+int stream_loop_init(stream_loop_t *sl, uv_loop_t *loop);
+/* Closes the flush handle; call before closing the loop. */
+void stream_loop_close(stream_loop_t *sl);
+
+enum {
+    STREAM_PAUSE_USER = 1u << 0,     /* owner: e.g. authenticating */
+    STREAM_PAUSE_INFLIGHT = 1u << 1, /* owner: too many queries in flight */
+    STREAM_PAUSE_OUTPUT = 1u << 2,   /* stream: too much output queued */
+};
+
+typedef enum {
+    STREAM_CLOSE_LOCAL = 0,   /* stream_close by the owner */
+    STREAM_CLOSE_EOF,         /* peer closed TCP or sent close_notify */
+    STREAM_CLOSE_IO_ERROR,    /* socket error */
+    STREAM_CLOSE_TLS_ERROR,   /* handshake or record failure */
+    STREAM_CLOSE_REFUSED,     /* on_tls_start refused */
+    STREAM_CLOSE_NOMEM,
+} stream_close_reason_t;
+
+typedef struct {
+    /* First bytes from the peer, before any TLS object exists.  Return 0 to
+     * go on, nonzero to close the stream (STREAM_CLOSE_REFUSED). May be NULL. */
+    int (*on_tls_start)(stream_t *s);
+    /* The handshake completed.  The owner may pause here (authentication). */
+    void (*on_established)(stream_t *s);
+    /* One complete message (len may be 0).  The bytes are valid only during
+     * the call. */
+    void (*on_message)(stream_t *s, const uint8_t *msg, size_t len);
+    /* Exactly once; after it the stream's handles are closed. */
+    void (*on_closed)(stream_t *s, stream_close_reason_t reason);
+} stream_cbs_t;
+
+struct stream {
+    uv_tcp_t tcp;              /* the caller accepts into this */
+    uv_timer_t timer;          /* one timer for the owner's deadlines */
+    stream_loop_t *sl;
+    tls_ctx_t *tls_ctx;
+    tls_conn_t *tls;           /* NULL until the first bytes arrive */
+    const stream_cbs_t *cbs;
+    void *user;
+    frame_reader_t frames;
+    uint8_t *pt;               /* plaintext framed messages waiting for encryption */
+    size_t pt_len, pt_cap;
+    size_t out_queued;         /* ciphertext bytes in uv_write requests not yet done */
+    size_t max_output_bytes;
+    stream_t *flush_next;      /* link in sl->flush_head */
+    uint64_t id;               /* connection id for logs */
+    const char *tls_error;     /* why a TLS failure closed the stream */
+    unsigned pause_reasons;
+    unsigned handles_open;
+    stream_close_reason_t close_reason;
+    bool reading;
+    bool established;
+    bool in_flush_list;
+    bool delivering;
+    bool closing;
+    bool lingering;            /* graceful close: FIN sent, draining until EOF */
+};
+
+/* Initialise handles on sl's loop.  0 or DN_EIO. */
+int stream_init(stream_t *s, stream_loop_t *sl, tls_ctx_t *tls_ctx, const stream_cbs_t *cbs, void *user,
+                size_t max_output_bytes, uint64_t id);
+/* Start reading (after uv_accept into &s->tcp). */
+int stream_start(stream_t *s);
+/* Queue one DNS message (the 2-byte length is added here).  DN_ERANGE when
+ * len > 65535, DN_ECLOSED when closing, DN_ENOMEM. */
+int stream_send(stream_t *s, const uint8_t *msg, size_t len);
+/* Encrypt and write everything queued now. */
+void stream_flush(stream_t *s);
+void stream_pause(stream_t *s, unsigned reason);
+void stream_resume(stream_t *s, unsigned reason);
+/* Close.  graceful: write what is queued and a close_notify first (the
+ * owner's timer should bound how long that may take; stream_close(s, false)
+ * forces it).  Idempotent; on_closed runs exactly once. */
+void stream_close(stream_t *s, bool graceful);
+/* Output bytes queued (plaintext not yet encrypted + ciphertext not yet written). */
+static inline size_t stream_output_queued(const stream_t *s) { return s->pt_len + s->out_queued; }
+
+#endif

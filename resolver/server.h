@@ -1,0 +1,94 @@
+/* resolver/server.h — the daemon's runtime: the server (process-wide, read
+ * mostly), its workers (one thread + loop each) and DoT sessions.
+ *
+ * Threads: main (signals, counters file), N workers (accept, TLS, queries,
+ * their own libunbound context and answer cache), and the DANE validator
+ * thread (dane/validator.h) that all workers hand authentications to.
+ * Objects belong to one loop; work crosses threads only through uv_async_t. */
+#ifndef DANCED_RESOLVER_SERVER_H
+#define DANCED_RESOLVER_SERVER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/config.h"
+#include "core/stream.h"
+#include "core/tls.h"
+#include "dane/validator.h"
+#include "resolver/cache.h"
+#include "resolver/connlimit.h"
+#include "resolver/pipeline.h"
+#include "resolver/upstream.h"
+
+typedef struct server server_t;
+typedef struct worker worker_t;
+typedef struct session session_t;
+
+typedef struct {
+    const config_listener_t *cfg;
+    tls_ctx_t *tls;
+    unsigned index;
+} listener_rt_t;
+
+typedef struct {
+    uv_tcp_t tcp;
+    worker_t *w;
+    listener_rt_t *lst;
+    bool accept_paused; /* at the connection cap: libuv holds one pending fd */
+} worker_listener_t;
+
+struct worker {
+    server_t *srv;
+    unsigned id;
+    uv_thread_t thread;
+    uv_loop_t loop;
+    stream_loop_t sl;
+    uv_async_t wakeup;         /* stop request, validator results */
+    worker_listener_t *listeners;
+    unsigned n_listeners;
+    upstream_t *up;
+    cache_t *cache;
+    session_t *sessions;       /* all live sessions, newest first */
+    uint64_t next_conn_id;
+    uint8_t resp_buf[65536 + 1024];
+    uint8_t body_buf[65536 + 1024];
+    atomic_bool stop_requested;
+    bool stopping;
+    /* Validator results waiting to be applied on this loop (filled by the
+     * validator thread under `inbox_lock`). */
+    uv_mutex_t inbox_lock;
+    dane_auth_request_t *inbox;
+    int start_error;
+    uv_sem_t started;
+};
+
+struct server {
+    config_t *cfg;
+    listener_rt_t *listeners;
+    unsigned n_listeners;
+    worker_t **workers;
+    unsigned n_workers;
+    uv_mutex_t limit_lock;
+    connlimit_t *connlimit;
+    dane_validator_t *validator; /* NULL when no listener authenticates clients */
+    /* Process-wide counts checked without the lock on hot paths. */
+    atomic_uint connections;
+    atomic_uint handshakes;
+};
+
+/* Worker life (worker.c). */
+int worker_start(worker_t *w, server_t *srv, unsigned id);
+void worker_request_stop(worker_t *w);
+void worker_join(worker_t *w);
+/* A session closed: the worker may resume accepting. */
+void worker_connection_released(worker_t *w);
+
+/* Session (session.c). */
+session_t *session_accept(worker_t *w, worker_listener_t *wl);
+void session_close_all(worker_t *w);
+/* Deliver a validator verdict on the worker's loop. */
+void session_auth_done(dane_auth_request_t *req);
+
+#endif
