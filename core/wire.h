@@ -154,6 +154,13 @@ typedef struct {
 } wire_query_t;
 
 int wire_query_parse(const uint8_t *msg, size_t len, wire_query_t *q);
+/* Details (implementation notes, additive to the contract above):
+ *  - q is always written, also on error: header_valid is false when fewer
+ *    than 12 octets arrived; question_end != 0 (with qname/qtype/qclass set)
+ *    when the question itself parsed even though a later part did not.
+ *  - QR=1 is DN_EFORMAT (with header_valid); an OPT outside the additional
+ *    section is DN_EFORMAT; a keepalive option with a value is DN_EFORMAT
+ *    (RFC 7828: queries send it empty). */
 
 /* ---- resource records in a whole message ---- */
 typedef struct {
@@ -188,6 +195,9 @@ typedef struct {
 } wire_msg_info_t;
 
 int wire_msg_info(const uint8_t *msg, size_t len, wire_msg_info_t *info);
+/* Details: a second OPT, an OPT outside the additional section or with a
+ * non-root owner, malformed EDNS options or a malformed authority SOA are
+ * DN_EFORMAT.  TTLs with the top bit set count as 0 (RFC 2181 §8). */
 
 /* ---- RDATA ---- */
 typedef struct {
@@ -233,6 +243,8 @@ void wire_put_bytes(wire_out_t *o, const void *src, size_t n);
 /* Write a name, compressed against names written earlier through wire_put_name
  * when o->compress (only whole suffixes; pointers < 0x4000). */
 void wire_put_name(wire_out_t *o, const wire_name_t *name);
+/* (A malformed wire_name_t — labels not ending at len — sets err to
+ * DN_EINVAL and writes nothing; a name that does not fit writes nothing.) */
 void wire_put_header(wire_out_t *o, const wire_header_t *h);
 /* Patch a u16 at an absolute offset (e.g. a count) — no-op if out of range. */
 void wire_patch_u16(wire_out_t *o, size_t offset, uint16_t v);
@@ -262,5 +274,11 @@ void wire_put_opt(wire_out_t *o, const wire_opt_spec_t *spec);
 int wire_build_empty_response(const uint8_t *query, size_t query_len, const wire_query_t *q,
                               uint8_t rcode, const wire_opt_spec_t *spec, bool include_opt,
                               uint8_t *out, size_t cap, size_t *out_len);
+/* Details: the OPT is written when include_opt (normally q->edns.present),
+ * when spec->ede_code >= 0, or when rcode > 15 (spec NULL then means UDP size
+ * 1232 and no options); its ext_rcode is always rcode >> 4.  The question is
+ * re-encoded from q (query/query_len are not read).  DN_EINVAL without a
+ * valid header (nothing can be echoed: drop the message), DN_ERANGE when cap
+ * is too small; out is scratch on error. */
 
 #endif
