@@ -76,4 +76,29 @@ int cache_lookup(cache_t *c, const cache_key_t *key, uint64_t now_ms, uint8_t *o
 
 void cache_get_stats(const cache_t *c, cache_stats_t *out);
 
+/* Details of the contracts above (resolver/cache.c):
+ *  - Both calls also return DN_EINVAL for NULL arguments, a key with an empty
+ *    qname or undefined flag bits; cache_store returns DN_EINVAL when pkt's
+ *    question (QDCOUNT must be 1) is not key's qname/qtype/qclass
+ *    (case-insensitive), since that would serve the wrong answer.
+ *  - cache_store: DN_EFORMAT also for QR=0 or an OPT record; truncated (TC)
+ *    answers and opcodes other than QUERY are DN_ENOTFOUND.  DN_ERANGE also
+ *    when the entry plus the index could not fit in max_bytes at all.  On
+ *    any error the cache is unchanged (an older entry for key stays).
+ *  - TTLs: an RR TTL with the top bit set counts as 0 (RFC 2181 §8).  A
+ *    positive answer whose minimum RR TTL is 0 is not cached even when
+ *    min_ttl > 0.  min_ttl is not a floor for negative answers; a negative
+ *    answer's lifetime is also bounded by its answer-section RRs (a CNAME
+ *    chain ending in NXDOMAIN).  On lookup each RR's TTL is shown clamped to
+ *    [min_ttl (positive only), entry lifetime] and then decreased by the
+ *    whole seconds elapsed (never below 0), so clients never see a TTL that
+ *    outlives the entry.
+ *  - cache_lookup: DN_ERANGE leaves the entry, the LRU order and the stats
+ *    untouched; meta may be NULL.  A clock earlier than the store time counts
+ *    as no time elapsed.
+ *  - stats.bytes counts the bucket array and, per entry, its struct, TTL
+ *    offsets and packet (not malloc overhead); it never exceeds max_bytes
+ *    (max_bytes >= 8).  A least-recently-used victim that had already expired
+ *    is counted in stats.expired, not stats.evictions. */
+
 #endif
