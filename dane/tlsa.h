@@ -29,6 +29,11 @@
 
 #define DANE_CHAIN_MAX 8
 
+/* At most this many `2 1 0` trust-anchor keys are tried (one signature
+ * verification each) per dane_match call: bounds the work a large rrset can
+ * cause.  See tlsa.c for the other path-building decisions. */
+#define DANE_KEY_ANCHOR_MAX 16
+
 typedef struct {
     const uint8_t *der;
     size_t len;
@@ -78,5 +83,11 @@ const char *dane_reason_text(dane_reason_t r);
  * mtype 0).  Used by dancectl and tests.  Returns 0 or DN_E*. */
 int dane_tlsa_data(const uint8_t *cert_der, size_t cert_len, uint8_t selector, uint8_t mtype,
                    uint8_t *out, size_t cap, size_t *out_len);
+
+/* Does the SAN dNSName san[0..san_len) name `identity`?  ASCII
+ * case-insensitive, one trailing dot tolerated on either side; a SAN whose
+ * leftmost label is exactly `*` matches one non-empty label when at least two
+ * labels follow it.  False for NULL or empty names.  Used by dane_match. */
+bool dane_name_matches(const uint8_t *san, size_t san_len, const char *identity);
 
 #endif

@@ -79,4 +79,15 @@ int x509_verify_signed_by(const x509_cert_t *cert, const uint8_t *issuer_spki, s
  * and the key bits span.  Returns 0 or DN_EFORMAT/DN_ETRUNC. */
 int x509_parse_spki(const uint8_t *der, size_t len, x509_key_type_t *type, x509_span_t *public_key);
 
+/* Convert an X.509 Time (RFC 5280 §4.1.2.5) to seconds since the epoch:
+ * tag 0x17 UTCTime "YYMMDDHHMMSSZ" (YY >= 50 is 19YY, else 20YY) or tag 0x18
+ * GeneralizedTime "YYYYMMDDHHMMSSZ"; no fractions, no offsets, no leap
+ * second.  Returns 0 or DN_EFORMAT (DN_EINVAL for NULL pointers). */
+int x509_time_to_epoch(uint8_t tag, const uint8_t *p, size_t len, int64_t *out);
+
+/* SHA-2 digest of msg (bits = 256, 384 or 512; digest holds bits/8 octets),
+ * through wolfCrypt.  Returns 0, DN_EINVAL, DN_ERANGE (len > 4 GiB) or
+ * DN_ECRYPTO. */
+int x509_hash(int bits, const uint8_t *msg, size_t len, uint8_t *digest);
+
 #endif
