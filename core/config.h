@@ -171,7 +171,7 @@ typedef struct config {
  * into err (NUL-terminated, truncated to err_cap) that names the file, the
  * line and the key, e.g.
  *   "danced.yaml:12: limits.idle-timeout-ms: invalid value 'abc' (expected an unsigned integer)"
- *   "danced.yaml:3: unknown key 'bogus' in 'server'"
+ *   "danced.yaml:3: server: unknown key 'bogus' (expected one of: ...)"
  * Semantic checks too: at least one listener, unique listener names, valid
  * address literals, port != 0, certificate and key readable, mode forward
  * needs forward-addresses, stub zone names and allow-list entries are valid
@@ -185,5 +185,41 @@ int config_load_buffer(const char *name, const char *yaml, size_t len, const cha
                        bool check_files, config_t **out, char *err, size_t err_cap);
 
 void config_free(config_t *cfg);
+
+/* ---- Additions (config.c): bounds, names and small helpers. ---- */
+
+/* Hard bounds on the input, so that no file can make the loader allocate
+ * without limit (see docs/configuration.md). */
+#define CONFIG_MAX_FILE_BYTES (1024 * 1024)
+#define CONFIG_MAX_DEPTH 32            /* YAML nesting levels */
+#define CONFIG_MAX_STRING 4096         /* bytes in one string value */
+#define CONFIG_MAX_TRUST_ANCHOR 16384  /* bytes in stub-zones[].trust-anchor */
+#define CONFIG_MAX_LISTENERS 64
+#define CONFIG_MAX_ADDRESSES 64        /* forward-addresses, stub-zones[].addresses */
+#define CONFIG_MAX_STUB_ZONES 1024
+#define CONFIG_MAX_UNBOUND_OPTIONS 256
+#define CONFIG_MAX_ALLOW 4096          /* dane.allow entries */
+#define CONFIG_MAX_WORKERS 256
+
+/* The YAML spelling of enum values ("info", "require", "forward"); "?" when out of range. */
+const char *config_log_level_name(config_log_level_t v);
+const char *config_client_auth_name(config_client_auth_t v);
+const char *config_mode_name(config_resolver_mode_t v);
+
+/* Render a listener's endpoint as "127.0.0.1:853" or "[::1]:853" into buf.
+ * Returns 0, or DN_ERANGE when cap is too small (buf then holds a truncated,
+ * NUL-terminated string when cap > 0). */
+int config_listener_endpoint(const config_listener_t *l, char *buf, size_t cap);
+
+/* Validate a domain name as the config does (labels of letters, digits, '-',
+ * '_', 1..63 each, at most 253 in total, one trailing dot allowed) and write
+ * it lowercased without the trailing dot into out (cap >= strlen(in) + 1
+ * suffices).  Returns 0, DN_EINVAL (not a valid name) or DN_ERANGE (cap too
+ * small); out is written only on success. */
+int config_normalize_domain(const char *in, char *out, size_t cap);
+
+/* 0 when s is "IP" or "IP@port" (IPv4 or IPv6 literal, port 1..65535), the
+ * address syntax of forward-addresses and stub-zones[].addresses; else DN_EINVAL. */
+int config_check_address(const char *s);
 
 #endif
