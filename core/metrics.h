@@ -32,7 +32,8 @@
 
 #define METRICS_GAUGES(X)                                                           \
     X(connections) X(handshakes) X(auth_pending) X(tlsa_in_flight) X(tlsa_queue_len) \
-    X(upstream_in_flight)
+    X(upstream_in_flight) X(connections_peak) X(handshakes_peak) X(tlsa_in_flight_peak)    \
+    X(tlsa_queue_len_peak)
 
 typedef enum {
 #define METRICS_ENUM(name) M_##name,
@@ -74,6 +75,14 @@ static inline void metrics_add(metrics_counter_t c, uint64_t n)
 static inline int64_t metrics_gauge_add(metrics_gauge_t g, int64_t d)
 {
     return atomic_fetch_add_explicit(&metrics_gauges[g], d, memory_order_relaxed) + d;
+}
+/* Raise a high-water-mark gauge to v if v is higher. */
+static inline void metrics_gauge_peak(metrics_gauge_t g, int64_t v)
+{
+    int64_t cur = atomic_load_explicit(&metrics_gauges[g], memory_order_relaxed);
+    while (v > cur && !atomic_compare_exchange_weak_explicit(&metrics_gauges[g], &cur, v, memory_order_relaxed,
+                                                              memory_order_relaxed)) {
+    }
 }
 static inline int64_t metrics_gauge_get(metrics_gauge_t g)
 {

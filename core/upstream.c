@@ -1,4 +1,4 @@
-/* resolver/upstream.c — see upstream.h. */
+/* core/upstream.c — see upstream.h. */
 #include "upstream.h"
 
 #include <stdio.h>

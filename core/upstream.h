@@ -1,4 +1,5 @@
-/* resolver/upstream.h — libunbound on a libuv loop.
+/* core/upstream.h — libunbound on a libuv loop (used by the resolver for
+ * client recursion and by the DANE validator for TLSA lookups).
  *
  * One upstream_t wraps one ub_ctx in async mode whose fd is polled by the
  * owning loop; answers are delivered on that loop.  Every query has a
@@ -13,8 +14,8 @@
  * inside upstream_cancel) or by upstream_close.
  *
  * Threading: an upstream_t belongs to one loop. */
-#ifndef DANCED_RESOLVER_UPSTREAM_H
-#define DANCED_RESOLVER_UPSTREAM_H
+#ifndef DANCED_CORE_UPSTREAM_H
+#define DANCED_CORE_UPSTREAM_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -455,7 +455,7 @@ static void start_lookup(dane_validator_t *v, dane_auth_request_t *req)
     v->lookups = l;
     v->in_flight++;
     v->domain_in_flight[l->domain]++;
-    metrics_gauge_add(G_tlsa_in_flight, 1);
+    metrics_gauge_peak(G_tlsa_in_flight_peak, metrics_gauge_add(G_tlsa_in_flight, 1));
 }
 
 static void start_or_queue(dane_validator_t *v, dane_auth_request_t *req)
@@ -480,7 +480,7 @@ static void start_or_queue(dane_validator_t *v, dane_auth_request_t *req)
         v->queue_head = req;
     v->queue_tail = req;
     v->queue_len++;
-    metrics_gauge_add(G_tlsa_queue_len, 1);
+    metrics_gauge_peak(G_tlsa_queue_len_peak, metrics_gauge_add(G_tlsa_queue_len, 1));
 }
 
 /* Start what the caps allow, in arrival order, skipping (not blocking on)

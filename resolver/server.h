@@ -20,7 +20,7 @@
 #include "resolver/cache.h"
 #include "resolver/connlimit.h"
 #include "resolver/pipeline.h"
-#include "resolver/upstream.h"
+#include "core/upstream.h"
 
 typedef struct server server_t;
 typedef struct worker worker_t;
@@ -46,6 +46,7 @@ struct worker {
     uv_loop_t loop;
     stream_loop_t sl;
     uv_async_t wakeup;         /* stop request, validator results */
+    uv_timer_t accept_retry;   /* while a listener is paused at the connection cap */
     worker_listener_t *listeners;
     unsigned n_listeners;
     upstream_t *up;
@@ -88,6 +89,10 @@ void worker_connection_released(worker_t *w);
 /* Session (session.c). */
 session_t *session_accept(worker_t *w, worker_listener_t *wl);
 void session_close_all(worker_t *w);
+/* Close this worker's oldest unauthenticated session (handshaking first; with
+ * handshakes_only, only handshaking ones), never an authenticated one and
+ * never `except`.  Returns whether one was shed. */
+bool session_shed_oldest(worker_t *w, bool handshakes_only, const session_t *except);
 /* Deliver a validator verdict on the worker's loop. */
 void session_auth_done(dane_auth_request_t *req);
 

@@ -536,6 +536,46 @@ static void start_authentication(session_t *s)
 
 /* ---- stream callbacks ---- */
 
+static void release_handshake(session_t *s);
+
+/* Shedding order under pressure: never an authenticated client.  First the
+ * oldest connection still in its TLS handshake, then one waiting for (or
+ * refused by) authentication, then an idle anonymous one. */
+static int shed_rank(const session_t *s, bool handshakes_only)
+{
+    switch (s->state) {
+    case SESS_HANDSHAKING: return 3;
+    case SESS_AUTHENTICATING:
+    case SESS_REFUSING: return handshakes_only ? 0 : 2;
+    case SESS_SERVING: return (!handshakes_only && !s->identity && s->in_flight == 0) ? 1 : 0;
+    default: return 0;
+    }
+}
+
+bool session_shed_oldest(worker_t *w, bool handshakes_only, const session_t *except)
+{
+    session_t *victim = NULL;
+    int best = 0;
+    /* The list is newest first: the last candidate of the best rank is the oldest. */
+    for (session_t *s = w->sessions; s; s = s->next) {
+        if (s == except)
+            continue;
+        int r = shed_rank(s, handshakes_only);
+        if (r > 0 && r >= best) {
+            best = r;
+            victim = s;
+        }
+    }
+    if (!victim)
+        return false;
+    metrics_inc(M_conn_shed_unauthenticated);
+    LOG(LOG_DEBUG, victim->stream.id, "%s: shed under pressure", victim->peer_text);
+    release_handshake(victim);
+    victim->state = SESS_CLOSING;
+    stream_close(&victim->stream, false);
+    return true;
+}
+
 static int on_tls_start(stream_t *st)
 {
     session_t *s = from_stream(st);
@@ -544,10 +584,19 @@ static int on_tls_start(stream_t *st)
     if (now > srv->cfg->limits.max_handshakes) {
         atomic_fetch_sub(&srv->handshakes, 1);
         metrics_inc(M_conn_limit_handshakes);
-        return -1;
+        /* Make room by shedding this worker's oldest handshake: an honest
+         * handshake takes one round trip, so the oldest is the likeliest
+         * to be a stalled (slowloris) peer. */
+        if (!session_shed_oldest(s->w, true, s))
+            return -1;
+        now = atomic_fetch_add(&srv->handshakes, 1) + 1;
+        if (now > srv->cfg->limits.max_handshakes) {
+            atomic_fetch_sub(&srv->handshakes, 1);
+            return -1;
+        }
     }
     s->counted_handshake = true;
-    metrics_gauge_add(G_handshakes, 1);
+    metrics_gauge_peak(G_handshakes_peak, metrics_gauge_add(G_handshakes, 1));
     return 0;
 }
 
@@ -681,7 +730,7 @@ session_t *session_accept(worker_t *w, worker_listener_t *wl)
     }
     s->counted_limits = true;
     atomic_fetch_add(&srv->connections, 1);
-    metrics_gauge_add(G_connections, 1);
+    metrics_gauge_peak(G_connections_peak, metrics_gauge_add(G_connections, 1));
     uv_tcp_nodelay(&s->stream.tcp, 1);
     start_timer(s, lim->handshake_timeout_ms);
     if (stream_start(&s->stream) != DN_OK) {

@@ -23,6 +23,8 @@ static bool at_connection_cap(worker_t *w)
     return atomic_load(&w->srv->connections) >= w->srv->cfg->limits.max_connections;
 }
 
+static void accept_retry_cb(uv_timer_t *t);
+
 static void accept_one(worker_listener_t *wl)
 {
     worker_t *w = wl->w;
@@ -34,6 +36,12 @@ static void accept_one(worker_listener_t *wl)
             LOG(LOG_WARN, 0, "listener %s: connection limit %u reached, accepting paused", wl->lst->cfg->name,
                 w->srv->cfg->limits.max_connections);
         }
+        /* Under pressure make room by shedding the oldest unauthenticated
+         * connection; its close resumes accepting (worker_connection_released). */
+        (void)session_shed_oldest(w, false, NULL);
+        /* Connections may also be freed on other workers: look again soon. */
+        if (!uv_is_active((uv_handle_t *)&w->accept_retry))
+            uv_timer_start(&w->accept_retry, accept_retry_cb, 100, 0);
         return;
     }
     wl->accept_paused = false;
@@ -50,6 +58,16 @@ static void on_connection(uv_stream_t *server, int status)
     if (wl->w->stopping)
         return;
     accept_one(wl);
+}
+
+static void accept_retry_cb(uv_timer_t *t)
+{
+    worker_t *w = t->data;
+    if (w->stopping)
+        return;
+    for (unsigned i = 0; i < w->n_listeners; i++)
+        if (w->listeners[i].accept_paused)
+            accept_one(&w->listeners[i]);
 }
 
 void worker_connection_released(worker_t *w)
@@ -144,6 +162,7 @@ static void begin_stop(worker_t *w)
         w->up = NULL;
     }
     stream_loop_close(&w->sl);
+    uv_close((uv_handle_t *)&w->accept_retry, close_noop);
     uv_close((uv_handle_t *)&w->wakeup, close_noop);
 }
 
@@ -190,6 +209,8 @@ int worker_start(worker_t *w, server_t *srv, unsigned id)
         return DN_ENOMEM;
     uv_async_init(&w->loop, &w->wakeup, wakeup_cb);
     w->wakeup.data = w;
+    uv_timer_init(&w->loop, &w->accept_retry);
+    w->accept_retry.data = w;
     uv_mutex_init(&w->inbox_lock);
     uv_sem_init(&w->started, 0);
     const config_t *cfg = srv->cfg;
