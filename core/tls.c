@@ -2,6 +2,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include "tls.h"
 
@@ -39,7 +40,15 @@ int tls_global_init(void)
 
 void tls_global_cleanup(void)
 {
+    tls_thread_cleanup();
     wolfSSL_Cleanup();
+}
+
+void tls_thread_cleanup(void)
+{
+#ifdef FP_ECC
+    wc_ecc_fp_free();
+#endif
 }
 
 /* Accept any certificate: TLS proves key possession, dane/ decides identity. */

@@ -95,5 +95,8 @@ void tls_chain_free(tls_chain_t *chain);
 /* Process-wide init/cleanup of wolfSSL (call once from main). */
 int tls_global_init(void);
 void tls_global_cleanup(void);
+/* Free wolfCrypt's per-thread caches (the ECC fixed-point cache of FP_ECC
+ * builds); call at the end of every thread that did TLS or signature work. */
+void tls_thread_cleanup(void);
 
 #endif

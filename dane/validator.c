@@ -621,6 +621,7 @@ static void validator_main(void *arg)
         finish(list, DANE_AUTH_REFUSED, DANE_WHY_DEADLINE, "server stopping");
         list = next;
     }
+    tls_thread_cleanup(); /* signature checks filled wolfCrypt's per-thread ECC cache */
 }
 
 int dane_validator_start(const config_t *cfg, dane_validator_t **out, char *err, size_t err_cap)

@@ -163,6 +163,18 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* Signal handlers before any listener opens: a signal that arrives as
+     * soon as the port accepts must not hit the default action. */
+    main_loop = uv_default_loop();
+    uv_signal_init(main_loop, &sig_int);
+    uv_signal_init(main_loop, &sig_term);
+    uv_signal_init(main_loop, &sig_usr1);
+    uv_signal_init(main_loop, &sig_hup);
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_signal_start(&sig_usr1, on_signal, SIGUSR1);
+    uv_signal_start(&sig_hup, on_signal, SIGHUP);
+    uv_timer_init(main_loop, &counters_timer);
     unsigned n = cfg->server.workers;
     if (n == 0) {
         uv_cpu_info_t *ci;
@@ -194,21 +206,14 @@ int main(int argc, char **argv)
                 : cfg->listeners[i].client_auth == CONFIG_AUTH_OPTIONAL ? "optional"
                                                                         : "none");
         LOG(LOG_INFO, 0, "danced ready: %u worker(s)", n);
-        main_loop = uv_default_loop();
-        uv_signal_init(main_loop, &sig_int);
-        uv_signal_init(main_loop, &sig_term);
-        uv_signal_init(main_loop, &sig_usr1);
-        uv_signal_init(main_loop, &sig_hup);
-        uv_signal_start(&sig_int, on_signal, SIGINT);
-        uv_signal_start(&sig_term, on_signal, SIGTERM);
-        uv_signal_start(&sig_usr1, on_signal, SIGUSR1);
-        uv_signal_start(&sig_hup, on_signal, SIGHUP);
-        uv_timer_init(main_loop, &counters_timer);
         if (cfg->server.counters_file)
             uv_timer_start(&counters_timer, on_counters_timer, 0, 1000);
         uv_run(main_loop, UV_RUN_DEFAULT);
-        uv_loop_close(main_loop);
+    } else {
+        on_signal(&sig_term, SIGTERM); /* closes the handles */
+        uv_run(main_loop, UV_RUN_DEFAULT);
     }
+    uv_loop_close(main_loop);
     /* Validator first: its last verdicts go to workers that still run. */
     if (srv.validator)
         dane_validator_stop(srv.validator);

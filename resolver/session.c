@@ -286,14 +286,13 @@ static void handle_query(session_t *s, const uint8_t *msg, size_t len)
         session_close(s, true);
         return;
     }
-    if (!s->got_query) {
-        s->got_query = true;
-    }
-    uv_timer_stop(&s->stream.timer);
     if (s->state == SESS_REFUSING) {
+        /* The refusal grace timer keeps running: answer and let it close. */
         refuse_query(s, &qi);
         return;
     }
+    s->got_query = true;
+    uv_timer_stop(&s->stream.timer); /* idle/first-query: re-armed when nothing is in flight */
     switch (act) {
     case PIPELINE_FORMERR:
         send_error(s, &qi, WIRE_RC_FORMERR, -1, NULL);

@@ -191,12 +191,14 @@ static void worker_main(void *arg)
         uv_sem_post(&w->started);
         begin_stop(w);
         uv_run(&w->loop, UV_RUN_DEFAULT);
+        tls_thread_cleanup();
         return;
     }
     uv_sem_post(&w->started);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* Late validator answers for sessions that are gone. */
     drain_inbox(w);
+    tls_thread_cleanup();
 }
 
 int worker_start(worker_t *w, server_t *srv, unsigned id)
