@@ -291,7 +291,6 @@ static void remove_lookup(dane_validator_t *v, lookup_t *l)
 typedef struct {
     const uint8_t *pkt;
     size_t len;
-    wire_name_t owner;
     dane_tlsa_rr_t rrs[MAX_TLSA_RRS];
     size_t n;
 } tlsa_collect_t;
@@ -299,7 +298,10 @@ typedef struct {
 static int collect_tlsa(const wire_rr_t *rr, void *arg)
 {
     tlsa_collect_t *c = arg;
-    if (rr->section != 1 || rr->type != WIRE_T_TLSA || !wire_name_equal(&rr->owner, &c->owner))
+    /* Every TLSA record in the answer section counts: in a secure answer they
+     * are the records at the identity or at the end of its CNAME chain
+     * (RFC 7671 §7). */
+    if (rr->section != 1 || rr->type != WIRE_T_TLSA)
         return 0;
     if (c->n >= MAX_TLSA_RRS)
         return 0;
@@ -361,8 +363,7 @@ static void lookup_done(void *arg, int err, const upstream_result_t *res)
         if (col) {
             col->pkt = res->packet;
             col->len = res->len;
-            if (wire_name_from_text(l->identity, &col->owner) != 0 ||
-                wire_msg_walk(res->packet, res->len, collect_tlsa, col) < 0) {
+            if (wire_msg_walk(res->packet, res->len, collect_tlsa, col) < 0) {
                 free(col);
                 col = NULL;
             }
