@@ -83,6 +83,20 @@ static const config_limits_t *limits(const session_t *s)
     return &s->w->srv->cfg->limits;
 }
 
+static void enter_refusing(session_t *s, dane_why_t why, const char *detail);
+
+/* Give up on a pending validator request: it is freed when it comes back
+ * through the worker's inbox (owner NULL). */
+static void detach_auth(session_t *s)
+{
+    if (!s->auth)
+        return;
+    atomic_store(&s->auth->cancelled, true);
+    s->auth->owner = NULL;
+    metrics_gauge_add(G_auth_pending, -1);
+    s->auth = NULL;
+}
+
 /* ---- timers ---- */
 
 static void timer_close_cb(uv_timer_t *t)
@@ -94,9 +108,12 @@ static void timer_close_cb(uv_timer_t *t)
         LOG(LOG_DEBUG, s->stream.id, "%s: handshake timeout", s->peer_text);
         break;
     case SESS_AUTHENTICATING:
+        /* Not a silent hang: detach from the validator and tell the client
+         * why, through the usual refusal path. */
+        detach_auth(s);
         metrics_inc(M_auth_reason_deadline);
-        LOG(LOG_INFO, s->stream.id, "%s: authentication deadline passed", s->peer_text);
-        break;
+        enter_refusing(s, DANE_WHY_DEADLINE, "timeout: authentication deadline passed");
+        return;
     case SESS_SERVING:
         metrics_inc(s->got_query ? M_idle_timeout : M_first_query_timeout);
         break;
@@ -438,6 +455,8 @@ static void apply_verdict(session_t *s, dane_auth_request_t *req)
 {
     metrics_gauge_add(G_auth_pending, -1);
     s->auth = NULL;
+    if (s->state != SESS_AUTHENTICATING)
+        return; /* closing already (deadline, peer gone): nothing to apply */
     if (req->outcome == DANE_AUTH_OK) {
         s->identity = strdup(req->identity);
         if (!s->identity) {
@@ -631,14 +650,7 @@ static void on_closed(stream_t *st, stream_close_reason_t reason)
     release_handshake(s);
     while (s->pending)
         upstream_cancel(s->pending->uq); /* callbacks unlink and free */
-    if (s->auth) {
-        /* The validator still holds the request: detach; it is freed when it
-         * comes back through the inbox. */
-        atomic_store(&s->auth->cancelled, true);
-        s->auth->owner = NULL;
-        metrics_gauge_add(G_auth_pending, -1);
-        s->auth = NULL;
-    }
+    detach_auth(s); /* the validator may still hold the request */
     if (s->prev)
         s->prev->next = s->next;
     else
