@@ -19,8 +19,10 @@ run_suite() {
   echo "=== configure $dir ($*)"
   cmake -S "$ROOT" -B "$ROOT/$dir" -DDANCED_WERROR=ON "$@" >/dev/null
   cmake --build "$ROOT/$dir" -j"$JOBS" >/dev/null
-  echo "=== ctest $dir"
-  (cd "$ROOT/$dir" && ctest --output-on-failure --timeout 1500)
+  echo "=== ctest $dir: unit tests and fuzz-corpus replays"
+  (cd "$ROOT/$dir" && ctest --output-on-failure --timeout 600 -LE integration)
+  echo "=== ctest $dir: integration (pytest against the real daemon; its summary follows)"
+  (cd "$ROOT/$dir" && ctest --timeout 1500 -L integration -V)
 }
 
 run_suite build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo
