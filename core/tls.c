@@ -72,8 +72,12 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
         memcpy(buf, c->stash + c->stash_pos, n);
         c->stash_pos += n;
         got += n;
-        if (c->stash_pos == c->stash_len)
-            c->stash_pos = c->stash_len = 0;
+        if (c->stash_pos == c->stash_len) {
+            /* Drained: give it back (idle connections should hold nothing). */
+            free(c->stash);
+            c->stash = NULL;
+            c->stash_pos = c->stash_len = c->stash_cap = 0;
+        }
     }
     if (got < want && c->in_pos < c->in_len) {
         size_t n = c->in_len - c->in_pos;
