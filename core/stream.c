@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "metrics.h"
 
 #define STREAM_READ_BUF (64 * 1024)
 /* The plaintext batch buffer is freed after every flush: an idle connection
@@ -236,6 +237,8 @@ static void update_reading(stream_t *s)
 
 void stream_pause(stream_t *s, unsigned reason)
 {
+    if ((reason & STREAM_PAUSE_OUTPUT) && !(s->pause_reasons & STREAM_PAUSE_OUTPUT))
+        metrics_inc(M_read_paused_output);
     s->pause_reasons |= reason;
     update_reading(s);
 }

@@ -118,6 +118,12 @@ int wire_name_read(wire_cur_t *c, wire_name_t *out)
                 err = DN_ELOOP;
                 break;
             }
+            /* No name lives in the 12-octet header: a pointer there is bogus,
+             * and would change meaning when a response rewrites the header. */
+            if (target < WIRE_HEADER_LEN) {
+                err = DN_EFORMAT;
+                break;
+            }
             pos = target;
             continue;
         }
@@ -915,6 +921,8 @@ void wire_put_name(wire_out_t *o, const wire_name_t *name)
         size_t off = base + starts[li];
         if (off >= 0x4000 || o->n_ptrs >= WIRE_COMPRESS_SLOTS)
             break;
+        if (off < WIRE_HEADER_LEN)
+            continue; /* readers refuse pointers into the header */
         o->ptrs[o->n_ptrs++] = (uint16_t)off;
     }
 }

@@ -346,6 +346,12 @@ static void lookup_done(void *arg, int err, const upstream_result_t *res)
     } else if (err != DN_OK || !res) {
         why = DANE_WHY_LOOKUP_ERROR;
         snprintf(detail, sizeof detail, "TLSA lookup failed");
+    } else if (res->rcode != WIRE_RC_NOERROR && res->rcode != WIRE_RC_NXDOMAIN && !res->bogus) {
+        /* SERVFAIL and friends (e.g. an unreachable or silent authority):
+         * nothing was proven either way, so this is a failure, not
+         * "insecure" — which would make the client anonymous on optional. */
+        why = DANE_WHY_LOOKUP_ERROR;
+        snprintf(detail, sizeof detail, "TLSA lookup failed (rcode %d)", res->rcode);
     } else if (res->bogus) {
         why = DANE_WHY_BOGUS;
         snprintf(detail, sizeof detail, "TLSA bogus%s%s", res->why_bogus ? ": " : "",

@@ -21,11 +21,17 @@ pipeline_action_t pipeline_classify(const uint8_t *msg, size_t len, query_info_t
     qi->qname = q.qname;
     qi->qtype = q.qtype;
     qi->qclass = q.qclass;
-    size_t qlen = q.question_end - WIRE_HEADER_LEN;
-    if (qlen > sizeof qi->question)
+    /* The question to echo is rebuilt from the parsed name (case kept), never
+     * copied raw: raw bytes may hold a compression pointer into the query's
+     * header, which means something else in our response. */
+    if (q.qname.len + 4u > sizeof qi->question)
         return PIPELINE_FORMERR;
-    memcpy(qi->question, msg + WIRE_HEADER_LEN, qlen);
-    qi->question_len = (uint16_t)qlen;
+    memcpy(qi->question, q.qname.data, q.qname.len);
+    qi->question[q.qname.len] = (uint8_t)(q.qtype >> 8);
+    qi->question[q.qname.len + 1] = (uint8_t)q.qtype;
+    qi->question[q.qname.len + 2] = (uint8_t)(q.qclass >> 8);
+    qi->question[q.qname.len + 3] = (uint8_t)q.qclass;
+    qi->question_len = (uint16_t)(q.qname.len + 4);
     qi->has_edns = q.edns.present;
     qi->do_bit = q.edns.do_bit;
     qi->want_padding = q.edns.has_padding;
@@ -136,6 +142,12 @@ int pipeline_prepare_body(const uint8_t *pkt, size_t len, bool do_bit, uint16_t 
 {
     if (len < WIRE_HEADER_LEN)
         return DN_EFORMAT;
+    /* Whole-message checks (OPT placement, SOA RDATA) that the walk below
+     * does not make: a malformed upstream answer is never passed on. */
+    wire_msg_info_t info;
+    int rc0 = wire_msg_info(pkt, len, &info);
+    if (rc0 != DN_OK)
+        return rc0;
     scan_t s = {.do_bit = do_bit, .qtype = qtype};
     int rc = wire_msg_walk(pkt, len, scan_cb, &s);
     if (rc != DN_OK)

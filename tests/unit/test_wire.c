@@ -1137,6 +1137,21 @@ static void test_build_empty_response(void **state)
     assert_int_equal(wire_build_empty_response(qbuf, qlen, &q, WIRE_RC_SERVFAIL, NULL, false, out, 20, &olen), DN_ERANGE);
 }
 
+
+/* A compression pointer into the 12-octet header is refused: no name lives
+ * there, and responses rewrite the header (a pointer there would change
+ * meaning in our answer). */
+static void test_pointer_into_header_refused(void **state)
+{
+    (void)state;
+    uint8_t msg[] = {0x03, 'f', 'o', 'o', 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x00};
+    wire_cur_t c;
+    wire_cur_init(&c, msg, sizeof msg);
+    c.pos = 12;
+    wire_name_t n;
+    assert_int_equal(wire_name_read(&c, &n), DN_EFORMAT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1157,6 +1172,7 @@ int main(void)
         cmocka_unit_test(test_writer_compression),
         cmocka_unit_test(test_put_opt),
         cmocka_unit_test(test_build_empty_response),
+        cmocka_unit_test(test_pointer_into_header_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
