@@ -297,6 +297,48 @@ static void pump(stream_t *s)
         (void)frame_reader_next(&s->frames, &dummy, &dlen);
 }
 
+/* TLS record header: type 22 (handshake), version 3.x, length <= 2^14
+ * (RFC 8446 §5.1). */
+#define TLS_RECORD_HEADER 5
+#define TLS_RECORD_MAX 16384
+
+/* Collect the first TLS record before creating any TLS state.  Consumes
+ * from the input (in, in_len) what belongs to the record.  DN_OK: s->hello
+ * holds the whole record and the input is what follows it; DN_EAGAIN: need
+ * more; DN_EFORMAT: not a TLS handshake record; DN_ENOMEM. */
+static int collect_hello(stream_t *s, const uint8_t **in, size_t *in_len)
+{
+    for (;;) {
+        size_t need = TLS_RECORD_HEADER;
+        if (s->hello_len >= TLS_RECORD_HEADER) {
+            const uint8_t *h = s->hello;
+            if (h[0] != 22 || h[1] != 3)
+                return DN_EFORMAT;
+            size_t rlen = (size_t)h[3] << 8 | h[4];
+            if (rlen == 0 || rlen > TLS_RECORD_MAX)
+                return DN_EFORMAT;
+            need = TLS_RECORD_HEADER + rlen;
+        }
+        if (s->hello_len == need && need > TLS_RECORD_HEADER)
+            return DN_OK;
+        if (*in_len == 0)
+            return DN_EAGAIN;
+        size_t take = need - s->hello_len;
+        if (take > *in_len)
+            take = *in_len;
+        /* Grow to exactly what is needed: a stalled ClientHello holds only
+         * the bytes it sent. */
+        uint8_t *nb = realloc(s->hello, s->hello_len + take);
+        if (!nb)
+            return DN_ENOMEM;
+        s->hello = nb;
+        memcpy(s->hello + s->hello_len, *in, take);
+        s->hello_len += (uint32_t)take;
+        *in += take;
+        *in_len -= take;
+    }
+}
+
 static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 {
     stream_t *s = h->data;
@@ -308,7 +350,16 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     }
     if (s->closing)
         return; /* lingering: discard */
+    const uint8_t *in = (const uint8_t *)buf->base;
+    size_t in_len = (size_t)nread;
     if (!s->tls) {
+        int hrc = collect_hello(s, &in, &in_len);
+        if (hrc == DN_EAGAIN)
+            return;
+        if (hrc != DN_OK) {
+            close_with(s, hrc == DN_ENOMEM ? STREAM_CLOSE_NOMEM : STREAM_CLOSE_NOT_TLS, false);
+            return;
+        }
         if (s->cbs->on_tls_start && s->cbs->on_tls_start(s) != 0) {
             close_with(s, STREAM_CLOSE_REFUSED, false);
             return;
@@ -318,8 +369,19 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
             close_with(s, STREAM_CLOSE_NOMEM, false);
             return;
         }
+        /* The collected record first, then the rest of this read. */
+        int rc1 = tls_conn_set_input(s->tls, s->hello, s->hello_len);
+        if (rc1 == DN_OK)
+            rc1 = tls_conn_stash_input(s->tls);
+        free(s->hello);
+        s->hello = NULL;
+        s->hello_len = 0;
+        if (rc1 != DN_OK) {
+            close_with(s, STREAM_CLOSE_NOMEM, false);
+            return;
+        }
     }
-    if (tls_conn_set_input(s->tls, (const uint8_t *)buf->base, (size_t)nread) != DN_OK) {
+    if (tls_conn_set_input(s->tls, in, in_len) != DN_OK) {
         close_with(s, STREAM_CLOSE_NOMEM, false);
         return;
     }
@@ -384,6 +446,8 @@ static void handle_closed(uv_handle_t *h)
     frame_reader_release(&s->frames);
     tls_conn_free(s->tls);
     s->tls = NULL;
+    free(s->hello);
+    s->hello = NULL;
     free(s->pt);
     s->pt = NULL;
     s->cbs->on_closed(s, s->close_reason);

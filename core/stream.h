@@ -3,8 +3,11 @@
  *
  * Read this first — life of a stream:
  *   stream_init → (caller uv_accept()s into &s->tcp) → stream_start
- *   first bytes arrive → cbs->on_tls_start may refuse (handshake cap) → the
- *   wolfSSL object is created only now (a silent TCP peer costs no TLS memory)
+ *   the first TLS record (the ClientHello) is collected in a small buffer of
+ *   the stream's own → once it is complete, cbs->on_tls_start may refuse
+ *   (handshake cap) → the wolfSSL object is created only now: a silent peer,
+ *   or one that stalls inside its ClientHello (a TLS slowloris), costs a
+ *   socket and a few hundred bytes, never ~56 KiB nor a handshake slot
  *   → handshake → cbs->on_established → cbs->on_message for every complete
  *   message → ... → stream_close → cbs->on_closed exactly once, after both
  *   libuv handles are closed: only then may the owner free the memory that
@@ -61,11 +64,12 @@ typedef enum {
     STREAM_CLOSE_TLS_ERROR,   /* handshake or record failure */
     STREAM_CLOSE_REFUSED,     /* on_tls_start refused */
     STREAM_CLOSE_NOMEM,
+    STREAM_CLOSE_NOT_TLS,     /* the first bytes are not a TLS handshake record */
 } stream_close_reason_t;
 
 typedef struct {
-    /* First bytes from the peer, before any TLS object exists.  Return 0 to
-     * go on, nonzero to close the stream (STREAM_CLOSE_REFUSED). May be NULL. */
+    /* A complete first TLS record arrived, before any TLS object exists.
+     * Return 0 to go on, nonzero to close (STREAM_CLOSE_REFUSED). May be NULL. */
     int (*on_tls_start)(stream_t *s);
     /* The handshake completed.  The owner may pause here (authentication). */
     void (*on_established)(stream_t *s);
@@ -81,7 +85,9 @@ struct stream {
     uv_timer_t timer;          /* one timer for the owner's deadlines */
     stream_loop_t *sl;
     tls_ctx_t *tls_ctx;
-    tls_conn_t *tls;           /* NULL until the first bytes arrive */
+    tls_conn_t *tls;           /* NULL until the first TLS record is complete */
+    uint8_t *hello;            /* the first TLS record while it arrives */
+    uint32_t hello_len;
     const stream_cbs_t *cbs;
     void *user;
     frame_reader_t frames;

@@ -4,6 +4,7 @@
  *   danced -c FILE                 run in the foreground, logs to stderr
  *   danced --check-config -c FILE  exit 0 when FILE is valid, else 1 + message */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,23 @@ static server_t srv;
 static uv_loop_t *main_loop;
 static uv_signal_t sig_int, sig_term, sig_usr1, sig_hup;
 static uv_timer_t counters_timer;
+static uv_timer_t housekeeping_timer;
+static int64_t conn_high_water;
+
+/* After a flood (thousands of connections gone at once) glibc keeps the freed
+ * memory in its arenas; give it back so that RSS returns near the baseline.
+ * Only when the connection count has fallen far: trimming walks every arena. */
+static void on_housekeeping(uv_timer_t *t)
+{
+    (void)t;
+    int64_t now = metrics_gauge_get(G_connections);
+    if (now > conn_high_water)
+        conn_high_water = now;
+    if (conn_high_water - now >= 1000 && now < conn_high_water / 2) {
+        malloc_trim(0);
+        conn_high_water = now;
+    }
+}
 
 static void usage(FILE *out)
 {
@@ -66,6 +84,8 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_signal_stop(&sig_usr1);
     uv_signal_stop(&sig_hup);
     uv_timer_stop(&counters_timer);
+    uv_timer_stop(&housekeeping_timer);
+    uv_close((uv_handle_t *)&housekeeping_timer, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_usr1, NULL);
@@ -175,6 +195,7 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_usr1, on_signal, SIGUSR1);
     uv_signal_start(&sig_hup, on_signal, SIGHUP);
     uv_timer_init(main_loop, &counters_timer);
+    uv_timer_init(main_loop, &housekeeping_timer);
     unsigned n = cfg->server.workers;
     if (n == 0) {
         uv_cpu_info_t *ci;
@@ -208,6 +229,7 @@ int main(int argc, char **argv)
         LOG(LOG_INFO, 0, "danced ready: %u worker(s)", n);
         if (cfg->server.counters_file)
             uv_timer_start(&counters_timer, on_counters_timer, 0, 1000);
+        uv_timer_start(&housekeeping_timer, on_housekeeping, 2000, 2000);
         uv_run(main_loop, UV_RUN_DEFAULT);
     } else {
         on_signal(&sig_term, SIGTERM); /* closes the handles */

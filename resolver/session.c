@@ -641,12 +641,13 @@ static void on_closed(stream_t *st, stream_close_reason_t reason)
 {
     session_t *s = from_stream(st);
     worker_t *w = s->w;
-    if (reason == STREAM_CLOSE_TLS_ERROR) {
+    if (reason == STREAM_CLOSE_TLS_ERROR || reason == STREAM_CLOSE_NOT_TLS) {
         metrics_inc(M_handshake_failed);
-        LOG(LOG_DEBUG, st->id, "%s: TLS error: %s", s->peer_text, st->tls_error ? st->tls_error : "?");
-    }
-    if (s->state == SESS_HANDSHAKING && reason != STREAM_CLOSE_TLS_ERROR && !s->stream.tls)
+        LOG(LOG_DEBUG, st->id, "%s: TLS error: %s", s->peer_text,
+            reason == STREAM_CLOSE_NOT_TLS ? "not a TLS handshake" : st->tls_error ? st->tls_error : "?");
+    } else if (s->state == SESS_HANDSHAKING && !s->stream.tls) {
         metrics_inc(M_tls_no_client_hello);
+    }
     release_handshake(s);
     while (s->pending)
         upstream_cancel(s->pending->uq); /* callbacks unlink and free */

@@ -122,7 +122,9 @@ static int open_listener(worker_t *w, worker_listener_t *wl, char *err, size_t c
         close(fd);
         return DN_EIO;
     }
-    int rc = uv_listen((uv_stream_t *)&wl->tcp, 1024, on_connection);
+    /* A deep backlog: under a connection flood a full accept queue drops
+     * SYNs, and an honest client then waits a full SYN retransmit (1 s). */
+    int rc = uv_listen((uv_stream_t *)&wl->tcp, 4096, on_connection);
     if (rc != 0) {
         snprintf(err, cap, "listener %s: listen: %s", lc->name, uv_strerror(rc));
         return DN_EIO;
