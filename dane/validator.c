@@ -22,23 +22,12 @@
 #include "core/wire.h"
 #include "dane/identity.h"
 #include "dane/tlsa.h"
+#include "dane/verdict_cache.h"
 #include "core/upstream.h"
 
 #define SWEEP_MS 200
 #define MAX_TLSA_RRS 64
-#define VCACHE_BUCKETS 4096
 
-typedef struct vcache_entry {
-    struct vcache_entry *hnext;
-    struct vcache_entry *older, *newer; /* insertion order, for eviction */
-    char identity[256];
-    uint8_t spki[32];   /* all zero: verdict for every key of this identity */
-    bool any_key;
-    dane_auth_outcome_t outcome;
-    dane_why_t why;
-    char detail[160];
-    uint64_t expires_ms;
-} vcache_entry_t;
 
 typedef struct lookup {
     struct lookup *next;
@@ -70,9 +59,7 @@ struct dane_validator {
     unsigned *domain_in_flight; /* per allow-list entry */
     dane_auth_request_t *queue_head, *queue_tail;
     unsigned queue_len;
-    vcache_entry_t *buckets[VCACHE_BUCKETS];
-    vcache_entry_t *oldest, *newest;
-    unsigned cache_entries;
+    verdict_cache_t *vc;
 };
 
 const char *dane_why_text(dane_why_t why)
@@ -106,13 +93,24 @@ static uint64_t now_ms(dane_validator_t *v)
 
 /* ---- finishing a request ---- */
 
-static void finish(dane_auth_request_t *req, dane_auth_outcome_t outcome, dane_why_t why, const char *detail)
+/* Hand the verdict back; cache_ttl_ms/any_key tell the submitter how long
+ * it may reuse it. */
+static void finish_cached(dane_auth_request_t *req, dane_auth_outcome_t outcome, dane_why_t why, const char *detail,
+                          uint64_t cache_ttl_ms, bool any_key)
 {
     req->outcome = outcome;
     req->why = why;
-    snprintf(req->detail, sizeof req->detail, "%s", detail ? detail : dane_why_text(why));
+    if (detail != req->detail)
+        snprintf(req->detail, sizeof req->detail, "%s", detail ? detail : dane_why_text(why));
+    req->cache_ttl_ms = cache_ttl_ms;
+    req->cache_any_key = any_key;
     req->vnext = NULL;
     req->done(req); /* the request is no longer ours */
+}
+
+static void finish(dane_auth_request_t *req, dane_auth_outcome_t outcome, dane_why_t why, const char *detail)
+{
+    finish_cached(req, outcome, why, detail, 0, false);
 }
 
 static void finish_gone(dane_auth_request_t *req)
@@ -120,107 +118,23 @@ static void finish_gone(dane_auth_request_t *req)
     finish(req, DANE_AUTH_REFUSED, DANE_WHY_DEADLINE, "connection closed before the verdict");
 }
 
-/* ---- verdict cache ---- */
-
-static uint32_t hash_identity(const char *id)
-{
-    uint32_t h = 2166136261u;
-    for (const char *p = id; *p; p++) {
-        h ^= (uint8_t)*p;
-        h *= 16777619u;
-    }
-    return h;
-}
-
-static void vcache_unlink(dane_validator_t *v, vcache_entry_t *e)
-{
-    vcache_entry_t **pp = &v->buckets[hash_identity(e->identity) % VCACHE_BUCKETS];
-    while (*pp && *pp != e)
-        pp = &(*pp)->hnext;
-    if (*pp)
-        *pp = e->hnext;
-    if (e->older)
-        e->older->newer = e->newer;
-    else
-        v->oldest = e->newer;
-    if (e->newer)
-        e->newer->older = e->older;
-    else
-        v->newest = e->older;
-    v->cache_entries--;
-    free(e);
-}
-
-static vcache_entry_t *vcache_find(dane_validator_t *v, const char *id, const uint8_t *spki, bool any_key)
-{
-    uint64_t now = now_ms(v);
-    vcache_entry_t *e = v->buckets[hash_identity(id) % VCACHE_BUCKETS];
-    while (e) {
-        vcache_entry_t *next = e->hnext;
-        if (strcmp(e->identity, id) == 0 && e->any_key == any_key && (any_key || memcmp(e->spki, spki, 32) == 0)) {
-            if (e->expires_ms <= now) {
-                vcache_unlink(v, e);
-                return NULL;
-            }
-            return e;
-        }
-        e = next;
-    }
-    return NULL;
-}
-
-static void vcache_put(dane_validator_t *v, const char *id, const uint8_t *spki, bool any_key,
-                       dane_auth_outcome_t outcome, dane_why_t why, const char *detail, uint64_t ttl_ms)
-{
-    if (ttl_ms == 0 || v->cfg->dane.cache_entries == 0)
-        return;
-    vcache_entry_t *old = vcache_find(v, id, spki, any_key);
-    if (old)
-        vcache_unlink(v, old);
-    while (v->cache_entries >= v->cfg->dane.cache_entries && v->oldest)
-        vcache_unlink(v, v->oldest);
-    vcache_entry_t *e = calloc(1, sizeof *e);
-    if (!e)
-        return;
-    snprintf(e->identity, sizeof e->identity, "%s", id);
-    if (!any_key)
-        memcpy(e->spki, spki, 32);
-    e->any_key = any_key;
-    e->outcome = outcome;
-    e->why = why;
-    snprintf(e->detail, sizeof e->detail, "%s", detail);
-    e->expires_ms = now_ms(v) + ttl_ms;
-    uint32_t b = hash_identity(id) % VCACHE_BUCKETS;
-    e->hnext = v->buckets[b];
-    v->buckets[b] = e;
-    e->older = v->newest;
-    if (v->newest)
-        v->newest->newer = e;
-    else
-        v->oldest = e;
-    v->newest = e;
-    v->cache_entries++;
-}
-
 /* ---- the per-request pipeline ---- */
 
 static void start_or_queue(dane_validator_t *v, dane_auth_request_t *req);
 static void pump_queue(dane_validator_t *v);
 
-/* Leaf SPKI digest: the cache key of a verdict. */
-static bool leaf_spki_hash(const dane_auth_request_t *req, uint8_t out[32])
+static void decide(dane_auth_request_t *req, dane_auth_outcome_t outcome, dane_why_t why, const char *detail)
 {
-    size_t n = 0;
-    return dane_tlsa_data(req->chain.der[0], req->chain.len[0], 1, 1, out, 32, &n) == 0 && n == 32;
+    req->outcome = outcome;
+    req->why = why;
+    snprintf(req->detail, sizeof req->detail, "%s", detail);
 }
 
-/* Identity and allow-list: decided without any lookup.  Returns false when
- * the request was finished here. */
-static bool admit(dane_validator_t *v, dane_auth_request_t *req)
+bool dane_validator_prepare(const config_dane_t *dc, dane_auth_request_t *req)
 {
-    const config_dane_t *dc = &v->cfg->dane;
+    req->prepared = true;
     if (req->chain.n == 0) {
-        finish(req, DANE_AUTH_NOT_AUTHENTICATED, DANE_WHY_NO_CERT, "no client certificate");
+        decide(req, DANE_AUTH_NOT_AUTHENTICATED, DANE_WHY_NO_CERT, "no client certificate");
         return false;
     }
     dane_id_result_t r = dane_identity_from_chain(req->chain.der[0], req->chain.len[0], dc->identity_suffix,
@@ -228,41 +142,55 @@ static bool admit(dane_validator_t *v, dane_auth_request_t *req)
     switch (r) {
     case DANE_ID_OK: break;
     case DANE_ID_BAD_CERT:
-        finish(req, DANE_AUTH_REFUSED, DANE_WHY_BAD_CERT, "malformed client certificate");
+        decide(req, DANE_AUTH_REFUSED, DANE_WHY_BAD_CERT, "malformed client certificate");
         return false;
     case DANE_ID_NO_NAME:
-        finish(req, DANE_AUTH_NOT_AUTHENTICATED, DANE_WHY_BAD_NAME, "certificate names no DNS identity");
+        decide(req, DANE_AUTH_NOT_AUTHENTICATED, DANE_WHY_BAD_NAME, "certificate names no DNS identity");
         return false;
     case DANE_ID_AMBIGUOUS:
-        finish(req, DANE_AUTH_REFUSED, DANE_WHY_AMBIGUOUS, "ambiguous identity: several SAN dNSNames");
+        decide(req, DANE_AUTH_REFUSED, DANE_WHY_AMBIGUOUS, "ambiguous identity: several SAN dNSNames");
         return false;
     case DANE_ID_BAD_NAME:
-        finish(req, DANE_AUTH_REFUSED, DANE_WHY_BAD_NAME, "SAN dNSName is not a valid identity");
+        decide(req, DANE_AUTH_REFUSED, DANE_WHY_BAD_NAME, "SAN dNSName is not a valid identity");
         return false;
     }
     unsigned idx = 0;
+    /* The allow-list comes BEFORE any lookup: an unauthenticated peer must
+     * not make the server query names it chose. */
     if (!dane_allow_list_admits(dc->allow, dc->n_allow, req->identity, &idx)) {
-        finish(req, DANE_AUTH_NOT_AUTHENTICATED, DANE_WHY_NOT_ALLOWED, "not allowed");
+        decide(req, DANE_AUTH_NOT_AUTHENTICATED, DANE_WHY_NOT_ALLOWED, "not allowed");
         return false;
     }
     req->domain_slot = idx;
+    size_t n = 0;
+    if (dane_tlsa_data(req->chain.der[0], req->chain.len[0], 1, 1, req->spki, sizeof req->spki, &n) != 0 ||
+        n != sizeof req->spki) {
+        decide(req, DANE_AUTH_REFUSED, DANE_WHY_BAD_CERT, "malformed client certificate");
+        return false;
+    }
     return true;
+}
+
+/* Returns false when the request was finished here. */
+static bool admit(dane_validator_t *v, dane_auth_request_t *req)
+{
+    if (req->prepared)
+        return true; /* the submitter did it, and only submits what needs a lookup */
+    if (dane_validator_prepare(&v->cfg->dane, req))
+        return true;
+    finish(req, req->outcome, req->why, req->detail);
+    return false;
 }
 
 /* Cache hit or join an in-flight lookup.  Returns true when handled. */
 static bool answer_from_cache_or_join(dane_validator_t *v, dane_auth_request_t *req)
 {
-    uint8_t spki[32];
-    if (!leaf_spki_hash(req, spki)) {
-        finish(req, DANE_AUTH_REFUSED, DANE_WHY_BAD_CERT, "malformed client certificate");
-        return true;
-    }
-    vcache_entry_t *e = vcache_find(v, req->identity, spki, false);
-    if (!e)
-        e = vcache_find(v, req->identity, spki, true);
+    uint64_t now = now_ms(v);
+    const verdict_t *e = verdict_cache_get(v->vc, req->identity, req->spki, now);
     if (e) {
         metrics_inc(M_verdict_cache_hits);
-        finish(req, e->outcome, e->why, e->detail);
+        bool any = verdict_cache_get_any(v->vc, req->identity, now) == e;
+        finish_cached(req, e->outcome, e->why, e->detail, e->expires_ms - now, any);
         return true;
     }
     for (lookup_t *l = v->lookups; l; l = l->next) {
@@ -382,8 +310,10 @@ static void lookup_done(void *arg, int err, const upstream_result_t *res)
             col = NULL;
         }
     }
-    if (!col && err != DN_ECLOSED)
-        vcache_put(v, l->identity, NULL, true, outcome, why, detail, neg_ms);
+    uint64_t now = now_ms(v);
+    bool neg_cached = !col && err != DN_ECLOSED;
+    if (neg_cached)
+        verdict_cache_put(v->vc, l->identity, NULL, outcome, why, detail, now, neg_ms);
 
     int64_t now_s = (int64_t)time(NULL);
     uint64_t pos_ms = (uint64_t)(res && res->ttl < dc->cache_max_ttl ? res->ttl : dc->cache_max_ttl) * 1000;
@@ -395,7 +325,7 @@ static void lookup_done(void *arg, int err, const upstream_result_t *res)
             continue;
         }
         if (!col) {
-            finish(req, outcome, why, detail);
+            finish_cached(req, outcome, why, detail, neg_cached ? neg_ms : 0, true);
             continue;
         }
         dane_der_t chain[DANE_CHAIN_MAX];
@@ -405,8 +335,6 @@ static void lookup_done(void *arg, int err, const upstream_result_t *res)
         dane_match_opts_t mo = {.pkix_enabled = false};
         dane_verdict_t vd;
         dane_reason_t r = dane_match(chain, n, col->rrs, col->n, req->identity, now_s, &mo, &vd);
-        uint8_t spki[32];
-        bool have_key = leaf_spki_hash(req, spki);
         if (r == DANE_OK) {
             uint64_t ttl = pos_ms;
             if (vd.valid_until != INT64_MAX) {
@@ -415,15 +343,13 @@ static void lookup_done(void *arg, int err, const upstream_result_t *res)
                 if (left_ms < ttl)
                     ttl = left_ms;
             }
-            if (have_key)
-                vcache_put(v, req->identity, spki, false, DANE_AUTH_OK, DANE_WHY_NONE, "authenticated", ttl);
-            finish(req, DANE_AUTH_OK, DANE_WHY_NONE, "authenticated");
+            verdict_cache_put(v->vc, req->identity, req->spki, DANE_AUTH_OK, DANE_WHY_NONE, "authenticated", now, ttl);
+            finish_cached(req, DANE_AUTH_OK, DANE_WHY_NONE, "authenticated", ttl, false);
         } else {
             char d[160];
             snprintf(d, sizeof d, "%s", dane_reason_text(r));
-            if (have_key)
-                vcache_put(v, req->identity, spki, false, DANE_AUTH_REFUSED, why_from_reason(r), d, neg_ms);
-            finish(req, DANE_AUTH_REFUSED, why_from_reason(r), d);
+            verdict_cache_put(v->vc, req->identity, req->spki, DANE_AUTH_REFUSED, why_from_reason(r), d, now, neg_ms);
+            finish_cached(req, DANE_AUTH_REFUSED, why_from_reason(r), d, neg_ms, false);
         }
     }
     free(col);
@@ -500,7 +426,8 @@ static void pump_queue(dane_validator_t *v)
     while (*pp) {
         dane_auth_request_t *req = *pp;
         bool gone = atomic_load(&req->cancelled);
-        bool can = gone || under_caps(v, req->domain_slot) || vcache_find(v, req->identity, NULL, true);
+        bool can = gone || under_caps(v, req->domain_slot) ||
+                   verdict_cache_get(v->vc, req->identity, req->spki, now_ms(v)) != NULL;
         if (!can) {
             for (lookup_t *l = v->lookups; l && !can; l = l->next)
                 can = strcmp(l->identity, req->identity) == 0;
@@ -639,6 +566,12 @@ int dane_validator_start(const config_t *cfg, dane_validator_t **out, char *err,
         return DN_ENOMEM;
     }
     v->cfg = cfg;
+    v->vc = verdict_cache_new(cfg->dane.cache_entries);
+    if (!v->vc) {
+        free(v);
+        snprintf(err, err_cap, "out of memory");
+        return DN_ENOMEM;
+    }
     v->domain_in_flight = calloc(cfg->dane.n_allow ? cfg->dane.n_allow : 1, sizeof *v->domain_in_flight);
     if (!v->domain_in_flight || uv_loop_init(&v->loop) != 0) {
         free(v->domain_in_flight);
@@ -685,9 +618,7 @@ void dane_validator_stop(dane_validator_t *v)
     atomic_store(&v->stop, true);
     uv_async_send(&v->wakeup);
     uv_thread_join(&v->thread);
-    /* Free the verdict cache. */
-    while (v->oldest)
-        vcache_unlink(v, v->oldest);
+    verdict_cache_free(v->vc);
     uv_loop_close(&v->loop);
     uv_mutex_destroy(&v->inbox_lock);
     free(v->domain_in_flight);

@@ -67,17 +67,28 @@ typedef struct dane_auth_request {
     void *owner_ctx;                             /* for the submitter (e.g. its worker); never touched by the validator */
     struct dane_auth_request *owner_next;        /* for the submitter's inbox list */
     atomic_bool cancelled;
+    /* filled by dane_validator_prepare (by the submitter, or by the validator
+     * when the submitter did not) */
+    bool prepared;
+    char identity[256];   /* lowercase, no trailing dot; "" when none could be derived */
+    uint8_t spki[32];     /* SHA-256 of the leaf's SubjectPublicKeyInfo */
     /* out (valid when done runs) */
     dane_auth_outcome_t outcome;
     dane_why_t why;
-    char identity[256];   /* lowercase, no trailing dot; "" when none could be derived */
     char detail[160];     /* human text for logs and EDE, e.g. "TLSA bogus: <why_bogus>" */
-    int64_t valid_until;  /* epoch seconds the verdict holds (cache bound) */
+    uint64_t cache_ttl_ms; /* how long the submitter may reuse this verdict (0: not) */
+    bool cache_any_key;    /* the verdict holds for every key of the identity */
     /* validator-private */
     struct dane_auth_request *vnext;
     uint64_t enqueued_ms;
     uint32_t domain_slot;
 } dane_auth_request_t;
+
+/* The decisions that need no lookup, for any thread: identity from the leaf,
+ * allow-list, SPKI digest.  Returns true when a TLSA lookup (or cached
+ * verdict) is needed; false when req->outcome/why/detail hold the final
+ * verdict (done is NOT called).  Cheap: a DER walk and one SHA-256. */
+bool dane_validator_prepare(const config_dane_t *dc, dane_auth_request_t *req);
 
 /* Start the validator thread.  cfg must outlive it. */
 int dane_validator_start(const config_t *cfg, dane_validator_t **out, char *err, size_t err_cap);

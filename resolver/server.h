@@ -17,6 +17,7 @@
 #include "core/stream.h"
 #include "core/tls.h"
 #include "dane/validator.h"
+#include "dane/verdict_cache.h"
 #include "resolver/cache.h"
 #include "resolver/connlimit.h"
 #include "resolver/pipeline.h"
@@ -51,6 +52,7 @@ struct worker {
     unsigned n_listeners;
     upstream_t *up;
     cache_t *cache;
+    verdict_cache_t *vcache;   /* replica of verdicts this worker received: reconnects skip the thread hop */
     session_t *sessions;       /* all live sessions, newest first */
     uint64_t next_conn_id;
     uint8_t resp_buf[65536 + 1024];

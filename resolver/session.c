@@ -23,6 +23,7 @@
 #include "resolver/server.h"
 
 #define REFUSE_GRACE_MS 1000
+#define REFUSE_MAX_ANSWERS 16
 #define CLOSE_LINGER_MS 2000
 
 typedef enum {
@@ -51,6 +52,7 @@ struct session {
     bool counted_limits;    /* holds a connlimit slot and a connection count */
     bool counted_handshake; /* holds a handshake slot */
     bool got_query;
+    unsigned refused_answers;
     unsigned in_flight;
     pending_query_t *pending;
     dane_auth_request_t *auth;
@@ -304,7 +306,12 @@ static void handle_query(session_t *s, const uint8_t *msg, size_t len)
         return;
     }
     if (s->state == SESS_REFUSING) {
-        /* The refusal grace timer keeps running: answer and let it close. */
+        /* The refusal grace timer keeps running: answer and let it close.
+         * A refused pipeliner gets a few answers, not thousands. */
+        if (++s->refused_answers > REFUSE_MAX_ANSWERS) {
+            session_close(s, true);
+            return;
+        }
         refuse_query(s, &qi);
         return;
     }
@@ -485,6 +492,10 @@ static void apply_verdict(session_t *s, dane_auth_request_t *req)
 void session_auth_done(dane_auth_request_t *req)
 {
     session_t *s = req->owner;
+    worker_t *w = req->owner_ctx;
+    if (req->cache_ttl_ms > 0 && req->identity[0])
+        verdict_cache_put(w->vcache, req->identity, req->cache_any_key ? NULL : req->spki, req->outcome, req->why,
+                          req->detail, uv_now(&w->loop), req->cache_ttl_ms);
     if (s) {
         apply_verdict(s, req);
     }
@@ -544,9 +555,29 @@ static void start_authentication(session_t *s)
     req->owner = s;
     req->done = auth_done_cross_thread;
     req->owner_ctx = w;
-    s->auth = req;
     s->state = SESS_AUTHENTICATING;
     metrics_gauge_add(G_auth_pending, 1);
+    /* Decide here what needs no lookup (identity, allow-list) and what this
+     * worker already knows (a verdict it received before): only the rest
+     * crosses to the validator thread. */
+    bool decided = !dane_validator_prepare(&w->srv->cfg->dane, req);
+    if (!decided) {
+        const verdict_t *vd = verdict_cache_get(w->vcache, req->identity, req->spki, uv_now(&w->loop));
+        if (vd) {
+            metrics_inc(M_verdict_cache_hits);
+            req->outcome = vd->outcome;
+            req->why = vd->why;
+            snprintf(req->detail, sizeof req->detail, "%s", vd->detail);
+            decided = true;
+        }
+    }
+    if (decided) {
+        apply_verdict(s, req);
+        tls_chain_free(&req->chain);
+        free(req);
+        return;
+    }
+    s->auth = req;
     /* Reads stay paused until the verdict: queries already received wait. */
     stream_pause(&s->stream, STREAM_PAUSE_USER);
     dane_validator_submit(w->srv->validator, req);

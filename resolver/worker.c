@@ -225,7 +225,8 @@ int worker_start(worker_t *w, server_t *srv, unsigned id)
         .negative_max_ttl = cfg->cache.negative_max_ttl,
     };
     w->cache = cache_new(&cl);
-    if (!w->cache)
+    w->vcache = verdict_cache_new(cfg->dane.cache_entries);
+    if (!w->cache || !w->vcache)
         return DN_ENOMEM;
     w->n_listeners = srv->n_listeners;
     w->listeners = calloc(w->n_listeners, sizeof *w->listeners);
@@ -252,6 +253,7 @@ void worker_join(worker_t *w)
     uv_thread_join(&w->thread);
     uv_loop_close(&w->loop);
     cache_free(w->cache);
+    verdict_cache_free(w->vcache);
     free(w->listeners);
     uv_mutex_destroy(&w->inbox_lock);
     uv_sem_destroy(&w->started);
