@@ -45,6 +45,11 @@ typedef struct stream_loop {
     uint8_t *read_buf;
     size_t read_buf_len;
     bool read_buf_busy;
+    /* Decrypted bytes land here first; complete frames are delivered from it
+     * in place and only a partial tail is copied to the connection's own
+     * frame reader (no per-connection 16 KiB buffer per read). */
+    uint8_t *plain_buf;
+    bool plain_busy;
 } stream_loop_t;
 
 int stream_loop_init(stream_loop_t *sl, uv_loop_t *loop);
