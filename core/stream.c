@@ -9,9 +9,6 @@
 
 #define STREAM_READ_BUF (64 * 1024)
 #define STREAM_PLAIN_BUF (16 * 1024 + 64) /* one TLS record's plaintext at most */
-/* The plaintext batch buffer is freed after every flush: an idle connection
- * holds none (a malloc per batch costs less than 2 KiB on every idle one). */
-#define STREAM_PT_KEEP 0
 
 typedef struct {
     uv_write_t req;
@@ -185,12 +182,11 @@ void stream_flush(stream_t *s)
     flush_list_remove(s);
     if (s->tls && s->established && s->pt_len > 0) {
         int rc = tls_conn_write(s->tls, s->pt, s->pt_len);
-        s->pt_len = 0;
-        if (s->pt_cap > STREAM_PT_KEEP) {
-            free(s->pt);
-            s->pt = NULL;
-            s->pt_cap = 0;
-        }
+        /* Freed after every batch: an idle connection holds no plaintext
+         * buffer (a malloc per batch costs less than 2 KiB on every idle one). */
+        free(s->pt);
+        s->pt = NULL;
+        s->pt_len = s->pt_cap = 0;
         if (rc != DN_OK) {
             s->tls_error = tls_conn_error(s->tls);
             close_with(s, STREAM_CLOSE_TLS_ERROR, false);

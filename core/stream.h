@@ -44,7 +44,6 @@ typedef struct stream_loop {
     stream_t *flush_head;
     uint8_t *read_buf;
     size_t read_buf_len;
-    bool read_buf_busy;
     /* Decrypted bytes land here first; complete frames are delivered from it
      * in place and only a partial tail is copied to the connection's own
      * frame reader (no per-connection 16 KiB buffer per read). */

@@ -42,10 +42,6 @@ typedef struct {
 /* res is valid only during the call (NULL unless err == 0). */
 typedef void (*upstream_cb)(void *arg, int err, const upstream_result_t *res);
 
-typedef struct {
-    uint32_t max_in_flight; /* danced's own cap, kept below libunbound's queue */
-} upstream_limits_t;
-
 /* Create a context configured from rc (mode, stubs, trust anchors, sizes). */
 int upstream_new(uv_loop_t *loop, const config_resolver_t *rc, upstream_t **out, char *err, size_t err_cap);
 /* Start a lookup.  name in presentation form.  DN_ELIMIT when max in flight

@@ -35,7 +35,6 @@ typedef struct lookup {
     char identity[256];
     unsigned domain;
     dane_auth_request_t *waiters;
-    upstream_query_t *uq;
 } lookup_t;
 
 struct dane_validator {
@@ -377,7 +376,7 @@ static void start_lookup(dane_validator_t *v, dane_auth_request_t *req)
     req->vnext = NULL;
     l->waiters = req;
     int rc = upstream_resolve(v->up, l->identity, WIRE_T_TLSA, WIRE_C_IN, v->cfg->dane.lookup_timeout_ms, lookup_done,
-                              l, &l->uq);
+                              l, NULL);
     if (rc != DN_OK) {
         free(l);
         finish(req, DANE_AUTH_REFUSED, DANE_WHY_LOOKUP_ERROR, "TLSA lookup could not start");
@@ -406,7 +405,6 @@ static void start_or_queue(dane_validator_t *v, dane_auth_request_t *req)
     }
     metrics_inc(M_tlsa_queued);
     req->vnext = NULL;
-    req->enqueued_ms = now_ms(v);
     if (v->queue_tail)
         v->queue_tail->vnext = req;
     else

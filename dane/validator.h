@@ -80,7 +80,6 @@ typedef struct dane_auth_request {
     bool cache_any_key;    /* the verdict holds for every key of the identity */
     /* validator-private */
     struct dane_auth_request *vnext;
-    uint64_t enqueued_ms;
     uint32_t domain_slot;
 } dane_auth_request_t;
 

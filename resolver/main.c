@@ -27,17 +27,21 @@ static uv_signal_t sig_int, sig_term, sig_usr1, sig_hup;
 static uv_timer_t counters_timer;
 static uv_timer_t housekeeping_timer;
 static int64_t conn_high_water;
+static int64_t conn_last_tick;
 
-/* After a flood (thousands of connections gone at once) glibc keeps the freed
- * memory in its arenas; give it back so that RSS returns near the baseline.
- * Only when the connection count has fallen far: trimming walks every arena. */
+/* After a flood (thousands of connections gone) glibc keeps the freed memory
+ * in its arenas; give it back so that RSS returns near the baseline.  Trim
+ * once the drain has finished (the count stopped falling) and only after a
+ * large fall: trimming walks every arena. */
 static void on_housekeeping(uv_timer_t *t)
 {
     (void)t;
     int64_t now = metrics_gauge_get(G_connections);
+    bool falling = now < conn_last_tick;
+    conn_last_tick = now;
     if (now > conn_high_water)
         conn_high_water = now;
-    if (conn_high_water - now >= 1000 && now < conn_high_water / 2) {
+    if (!falling && conn_high_water - now >= 1000) {
         malloc_trim(0);
         conn_high_water = now;
     }
@@ -229,7 +233,7 @@ int main(int argc, char **argv)
         LOG(LOG_INFO, 0, "danced ready: %u worker(s)", n);
         if (cfg->server.counters_file)
             uv_timer_start(&counters_timer, on_counters_timer, 0, 1000);
-        uv_timer_start(&housekeeping_timer, on_housekeeping, 2000, 2000);
+        uv_timer_start(&housekeeping_timer, on_housekeeping, 250, 250);
         uv_run(main_loop, UV_RUN_DEFAULT);
     } else {
         on_signal(&sig_term, SIGTERM); /* closes the handles */
