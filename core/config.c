@@ -71,6 +71,8 @@ typedef struct {
     uint32_t *idle_timeout_ms;
     uint32_t *max_queries_in_flight;
     uint32_t *max_output_bytes;
+    uint32_t *suspect_failures;
+    uint32_t *suspect_handshake_rate;
 } raw_limits_t;
 
 typedef struct {
@@ -200,6 +202,8 @@ static const cyaml_schema_field_t limits_fields[] = {
     CYAML_FIELD_UINT_PTR("idle-timeout-ms", OPT, raw_limits_t, idle_timeout_ms),
     CYAML_FIELD_UINT_PTR("max-queries-in-flight", OPT, raw_limits_t, max_queries_in_flight),
     CYAML_FIELD_UINT_PTR("max-output-bytes", OPT, raw_limits_t, max_output_bytes),
+    CYAML_FIELD_UINT_PTR("suspect-failures", OPT, raw_limits_t, suspect_failures),
+    CYAML_FIELD_UINT_PTR("suspect-handshake-rate", OPT, raw_limits_t, suspect_handshake_rate),
     CYAML_FIELD_END,
 };
 
@@ -1017,6 +1021,7 @@ static int convert(ctx_t *c, const raw_t *r, const char *base, bool check_files,
         LIM("idle-timeout-ms", idle_timeout_ms, 30000),
         LIM("max-queries-in-flight", max_queries_in_flight, 128),
         LIM("max-output-bytes", max_output_bytes, 262144),
+        LIM("suspect-handshake-rate", suspect_handshake_rate, 10),
 #undef LIM
     };
     for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++) {
@@ -1028,6 +1033,8 @@ static int convert(ctx_t *c, const raw_t *r, const char *base, bool check_files,
             return rc;
         memcpy((char *)L + lim[i].off, &v, sizeof v);
     }
+    /* The one limit where 0 means something: off. */
+    L->suspect_failures = rl && rl->suspect_failures ? *rl->suspect_failures : 64;
 
     /* resolver */
     const raw_resolver_t *rr = r->resolver;

@@ -27,6 +27,9 @@
  *     idle-timeout-ms: 30000            # between queries; advertised with edns-tcp-keepalive
  *     max-queries-in-flight: 128        # per connection; reading pauses while over
  *     max-output-bytes: 262144          # queued per connection; reading pauses while over
+ *     suspect-failures: 64              # unauthenticated connection ends (decaying, half-life 10 s) that make
+ *                                       # a source prefix suspect; 0 = off
+ *     suspect-handshake-rate: 10        # new TLS handshakes per second for each suspect prefix (others wait)
  *   resolver:
  *     mode: recursive                   # recursive | forward
  *     forward-addresses: []             # mode forward: ["127.0.0.1@5353", "::1"]
@@ -110,6 +113,8 @@ typedef struct {
     uint32_t idle_timeout_ms;
     uint32_t max_queries_in_flight;
     uint32_t max_output_bytes;
+    uint32_t suspect_failures;       /* 0: off */
+    uint32_t suspect_handshake_rate; /* per suspect prefix, per second */
 } config_limits_t;
 
 typedef struct {

@@ -28,12 +28,14 @@
     X(auth_reason_timeout) X(auth_reason_expired) X(auth_reason_bad_cert)           \
     X(auth_reason_queue_full) X(auth_reason_lookup_error) X(auth_reason_tls12)      \
     X(auth_reason_pkix) X(auth_reason_deadline) X(tlsa_lookups) X(tlsa_coalesced)   \
-    X(tlsa_queued) X(verdict_cache_hits) X(verdict_cache_misses)
+    X(tlsa_queued) X(verdict_cache_hits) X(verdict_cache_misses)                   \
+    X(unserved_strikes) X(suspect_prefixes_flagged) X(handshake_throttled)          \
+    X(handshake_throttle_timeout)
 
 #define METRICS_GAUGES(X)                                                           \
     X(connections) X(handshakes) X(auth_pending) X(tlsa_in_flight) X(tlsa_queue_len) \
     X(upstream_in_flight) X(connections_peak) X(handshakes_peak) X(tlsa_in_flight_peak)    \
-    X(tlsa_queue_len_peak)
+    X(tlsa_queue_len_peak) X(handshakes_waiting) X(handshakes_waiting_peak)
 
 typedef enum {
 #define METRICS_ENUM(name) M_##name,

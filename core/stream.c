@@ -369,52 +369,35 @@ static int collect_hello(stream_t *s, const uint8_t **in, size_t *in_len)
     }
 }
 
-static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+/* Create the TLS object and feed it the collected first record, then
+ * (in, in_len): what followed it.  false when the stream was closed. */
+static bool begin_tls(stream_t *s, const uint8_t *in, size_t in_len)
 {
-    stream_t *s = h->data;
-    if (nread == 0)
-        return;
-    if (nread < 0) {
-        close_with(s, nread == UV_EOF ? STREAM_CLOSE_EOF : STREAM_CLOSE_IO_ERROR, false);
-        return;
-    }
-    if (s->closing)
-        return; /* lingering: discard */
-    const uint8_t *in = (const uint8_t *)buf->base;
-    size_t in_len = (size_t)nread;
+    s->tls = tls_conn_new(s->tls_ctx);
     if (!s->tls) {
-        int hrc = collect_hello(s, &in, &in_len);
-        if (hrc == DN_EAGAIN)
-            return;
-        if (hrc != DN_OK) {
-            close_with(s, hrc == DN_ENOMEM ? STREAM_CLOSE_NOMEM : STREAM_CLOSE_NOT_TLS, false);
-            return;
-        }
-        if (s->cbs->on_tls_start && s->cbs->on_tls_start(s) != 0) {
-            close_with(s, STREAM_CLOSE_REFUSED, false);
-            return;
-        }
-        s->tls = tls_conn_new(s->tls_ctx);
-        if (!s->tls) {
-            close_with(s, STREAM_CLOSE_NOMEM, false);
-            return;
-        }
-        /* The collected record first, then the rest of this read. */
-        int rc1 = tls_conn_set_input(s->tls, s->hello, s->hello_len);
-        if (rc1 == DN_OK)
-            rc1 = tls_conn_stash_input(s->tls);
-        free(s->hello);
-        s->hello = NULL;
-        s->hello_len = 0;
-        if (rc1 != DN_OK) {
-            close_with(s, STREAM_CLOSE_NOMEM, false);
-            return;
-        }
-    }
-    if (tls_conn_set_input(s->tls, in, in_len) != DN_OK) {
         close_with(s, STREAM_CLOSE_NOMEM, false);
-        return;
+        return false;
     }
+    /* The collected record first, then the rest of this read. */
+    int rc1 = tls_conn_set_input(s->tls, s->hello, s->hello_len);
+    if (rc1 == DN_OK)
+        rc1 = tls_conn_stash_input(s->tls);
+    free(s->hello);
+    s->hello = NULL;
+    s->hello_len = 0;
+    if (rc1 == DN_OK)
+        rc1 = tls_conn_set_input(s->tls, in, in_len);
+    if (rc1 != DN_OK) {
+        close_with(s, STREAM_CLOSE_NOMEM, false);
+        return false;
+    }
+    return true;
+}
+
+/* Run the TLS engine over the input set on s->tls: handshake steps until
+ * established, then decryption and delivery. */
+static void process_tls_input(stream_t *s)
+{
     if (!s->established) {
         int rc = tls_conn_handshake(s->tls);
         write_tls_output(s);
@@ -436,6 +419,81 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     /* Whatever was not decrypted (paused) must outlive the shared buffer. */
     if (s->tls && tls_conn_stash_input(s->tls) != DN_OK)
         close_with(s, STREAM_CLOSE_NOMEM, false);
+}
+
+/* While the owner defers the TLS start, bytes that follow the first record
+ * are kept behind it in s->hello (an honest TLS 1.3 client sends nothing
+ * more before the server's flight; a bounded few bytes are tolerated). */
+static bool keep_deferred_input(stream_t *s, const uint8_t *in, size_t in_len)
+{
+    if (in_len == 0)
+        return true;
+    if ((size_t)s->hello_len + in_len > 2 * (TLS_RECORD_HEADER + TLS_RECORD_MAX)) {
+        close_with(s, STREAM_CLOSE_NOT_TLS, false);
+        return false;
+    }
+    uint8_t *nb = realloc(s->hello, s->hello_len + in_len);
+    if (!nb) {
+        close_with(s, STREAM_CLOSE_NOMEM, false);
+        return false;
+    }
+    s->hello = nb;
+    memcpy(s->hello + s->hello_len, in, in_len);
+    s->hello_len += (uint32_t)in_len;
+    return true;
+}
+
+static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+{
+    stream_t *s = h->data;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        close_with(s, nread == UV_EOF ? STREAM_CLOSE_EOF : STREAM_CLOSE_IO_ERROR, false);
+        return;
+    }
+    if (s->closing)
+        return; /* lingering: discard */
+    const uint8_t *in = (const uint8_t *)buf->base;
+    size_t in_len = (size_t)nread;
+    if (s->tls_deferred) {
+        (void)keep_deferred_input(s, in, in_len);
+        return;
+    }
+    if (!s->tls) {
+        int hrc = collect_hello(s, &in, &in_len);
+        if (hrc == DN_EAGAIN)
+            return;
+        if (hrc != DN_OK) {
+            close_with(s, hrc == DN_ENOMEM ? STREAM_CLOSE_NOMEM : STREAM_CLOSE_NOT_TLS, false);
+            return;
+        }
+        int start = s->cbs->on_tls_start ? s->cbs->on_tls_start(s) : STREAM_TLS_GO;
+        if (start == STREAM_TLS_DEFER) {
+            s->tls_deferred = true;
+            (void)keep_deferred_input(s, in, in_len);
+            return;
+        }
+        if (start != STREAM_TLS_GO) {
+            close_with(s, STREAM_CLOSE_REFUSED, false);
+            return;
+        }
+        if (!begin_tls(s, in, in_len))
+            return;
+    } else if (tls_conn_set_input(s->tls, in, in_len) != DN_OK) {
+        close_with(s, STREAM_CLOSE_NOMEM, false);
+        return;
+    }
+    process_tls_input(s);
+}
+
+void stream_tls_admit(stream_t *s)
+{
+    if (!s->tls_deferred || s->closing)
+        return;
+    s->tls_deferred = false;
+    if (begin_tls(s, NULL, 0))
+        process_tls_input(s);
 }
 
 int stream_init(stream_t *s, stream_loop_t *sl, tls_ctx_t *tls_ctx, const stream_cbs_t *cbs, void *user,

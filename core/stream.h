@@ -71,9 +71,18 @@ typedef enum {
     STREAM_CLOSE_NOT_TLS,     /* the first bytes are not a TLS handshake record */
 } stream_close_reason_t;
 
+/* What on_tls_start decides. */
+enum {
+    STREAM_TLS_GO = 0,     /* create the TLS object and handshake now */
+    STREAM_TLS_REFUSE = -1, /* close (STREAM_CLOSE_REFUSED) */
+    STREAM_TLS_DEFER = 1,  /* hold the first record; the owner calls stream_tls_admit later (or closes) */
+};
+
 typedef struct {
     /* A complete first TLS record arrived, before any TLS object exists.
-     * Return 0 to go on, nonzero to close (STREAM_CLOSE_REFUSED). May be NULL. */
+     * Returns STREAM_TLS_GO, STREAM_TLS_REFUSE or STREAM_TLS_DEFER.  While
+     * deferred the stream keeps reading (to notice EOF) and holds what
+     * arrives, bounded; it costs the first record, no TLS object.  May be NULL. */
     int (*on_tls_start)(stream_t *s);
     /* The handshake completed.  The owner may pause here (authentication). */
     void (*on_established)(stream_t *s);
@@ -111,6 +120,7 @@ struct stream {
     bool delivering;
     bool closing;
     bool lingering;            /* graceful close: FIN sent, draining until EOF */
+    bool tls_deferred;         /* on_tls_start said STREAM_TLS_DEFER: waiting for stream_tls_admit */
 };
 
 /* Initialise handles on sl's loop.  0 or DN_EIO. */
@@ -118,6 +128,9 @@ int stream_init(stream_t *s, stream_loop_t *sl, tls_ctx_t *tls_ctx, const stream
                 size_t max_output_bytes, uint64_t id);
 /* Start reading (after uv_accept into &s->tcp). */
 int stream_start(stream_t *s);
+/* Start the TLS handshake that on_tls_start deferred (no-op otherwise, or
+ * when closing).  May run callbacks (on_established, ...) before returning. */
+void stream_tls_admit(stream_t *s);
 /* Queue one DNS message (the 2-byte length is added here).  DN_ERANGE when
  * len > 65535, DN_ECLOSED when closing, DN_ENOMEM. */
 int stream_send(stream_t *s, const uint8_t *msg, size_t len);

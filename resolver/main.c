@@ -181,6 +181,16 @@ int main(int argc, char **argv)
     srv.connlimit = connlimit_new(cfg->limits.max_connections_per_ip, cfg->limits.max_connections_per_prefix);
     if (!srv.connlimit)
         return 1;
+    if (cfg->limits.suspect_failures > 0) {
+        reputation_limits_t rl = {
+            .suspect_failures = cfg->limits.suspect_failures,
+            .handshakes_per_second = cfg->limits.suspect_handshake_rate,
+            .max_prefixes = 65536,
+        };
+        srv.reputation = reputation_new(&rl);
+        if (!srv.reputation)
+            return 1;
+    }
     if (listeners_need_validator(cfg)) {
         if (dane_validator_start(cfg, &srv.validator, err, sizeof err) != DN_OK) {
             LOG(LOG_ERROR, 0, "DANE validator: %s", err);
@@ -255,6 +265,7 @@ int main(int argc, char **argv)
         tls_ctx_free(srv.listeners[i].tls);
     free(srv.listeners);
     connlimit_free(srv.connlimit);
+    reputation_free(srv.reputation);
     uv_mutex_destroy(&srv.limit_lock);
     config_free(cfg);
     tls_global_cleanup();

@@ -21,6 +21,7 @@
 #include "resolver/cache.h"
 #include "resolver/connlimit.h"
 #include "resolver/pipeline.h"
+#include "resolver/reputation.h"
 #include "core/upstream.h"
 
 typedef struct server server_t;
@@ -48,6 +49,8 @@ struct worker {
     stream_loop_t sl;
     uv_async_t wakeup;         /* stop request, validator results */
     uv_timer_t accept_retry;   /* while a listener is paused at the connection cap */
+    uv_timer_t admit_tick;     /* while sessions of suspect prefixes wait for a handshake token */
+    session_t *waiting_head, *waiting_tail; /* those sessions, oldest first */
     worker_listener_t *listeners;
     unsigned n_listeners;
     upstream_t *up;
@@ -75,6 +78,7 @@ struct server {
     unsigned n_workers;
     uv_mutex_t limit_lock;
     connlimit_t *connlimit;
+    reputation_t *reputation;    /* NULL when limits.suspect-failures is 0 */
     dane_validator_t *validator; /* NULL when no listener authenticates clients */
     /* Process-wide counts checked without the lock on hot paths. */
     atomic_uint connections;
@@ -95,6 +99,8 @@ void session_close_all(worker_t *w);
  * handshakes_only, only handshaking ones), never an authenticated one and
  * never `except`.  Returns whether one was shed. */
 bool session_shed_oldest(worker_t *w, bool handshakes_only, const session_t *except);
+/* Admit waiting handshakes of suspect prefixes whose tokens allow it. */
+void session_admit_waiting(worker_t *w);
 /* Deliver a validator verdict on the worker's loop. */
 void session_auth_done(dane_auth_request_t *req);
 

@@ -52,6 +52,9 @@ struct session {
     bool counted_limits;    /* holds a connlimit slot and a connection count */
     bool counted_handshake; /* holds a handshake slot */
     bool got_query;
+    bool served;            /* reached SERVING once: the connection did not end as a strike */
+    bool waiting;           /* in w->waiting_*: its prefix is suspect and has no handshake token yet */
+    session_t *wait_prev, *wait_next;
     unsigned refused_answers;
     unsigned in_flight;
     pending_query_t *pending;
@@ -86,6 +89,7 @@ static const config_limits_t *limits(const session_t *s)
 }
 
 static void enter_refusing(session_t *s, dane_why_t why, const char *detail);
+static void waiting_remove(session_t *s);
 
 /* Give up on a pending validator request: it is freed when it comes back
  * through the worker's inbox (owner NULL). */
@@ -106,7 +110,12 @@ static void timer_close_cb(uv_timer_t *t)
     session_t *s = from_stream(t->data);
     switch (s->state) {
     case SESS_HANDSHAKING:
-        metrics_inc(s->stream.tls ? M_handshake_timeout : M_tls_no_client_hello);
+        if (s->waiting) {
+            metrics_inc(M_handshake_throttle_timeout);
+            waiting_remove(s);
+        } else {
+            metrics_inc(s->stream.tls ? M_handshake_timeout : M_tls_no_client_hello);
+        }
         LOG(LOG_DEBUG, s->stream.id, "%s: handshake timeout", s->peer_text);
         break;
     case SESS_AUTHENTICATING:
@@ -403,6 +412,7 @@ static void on_message(stream_t *st, const uint8_t *msg, size_t len)
 static void enter_serving(session_t *s)
 {
     s->state = SESS_SERVING;
+    s->served = true;
     stream_resume(&s->stream, STREAM_PAUSE_USER);
     arm_idle(s);
 }
@@ -593,7 +603,7 @@ static void release_handshake(session_t *s);
 static int shed_rank(const session_t *s, bool handshakes_only)
 {
     switch (s->state) {
-    case SESS_HANDSHAKING: return 3;
+    case SESS_HANDSHAKING: return (!handshakes_only || s->counted_handshake) ? 3 : 0;
     case SESS_AUTHENTICATING:
     case SESS_REFUSING: return handshakes_only ? 0 : 2;
     case SESS_SERVING: return (!handshakes_only && !s->identity && s->in_flight == 0) ? 1 : 0;
@@ -625,9 +635,10 @@ bool session_shed_oldest(worker_t *w, bool handshakes_only, const session_t *exc
     return true;
 }
 
-static int on_tls_start(stream_t *st)
+/* Take a slot of max-handshakes (shedding this worker's oldest handshake
+ * when full).  0, or -1 when no slot could be had. */
+static int take_handshake_slot(session_t *s)
 {
-    session_t *s = from_stream(st);
     server_t *srv = s->w->srv;
     unsigned now = atomic_fetch_add(&srv->handshakes, 1) + 1;
     if (now > srv->cfg->limits.max_handshakes) {
@@ -649,6 +660,105 @@ static int on_tls_start(stream_t *st)
     return 0;
 }
 
+static uint64_t mono_ms(void)
+{
+    return uv_hrtime() / 1000000u;
+}
+
+/* ---- suspect prefixes: handshakes wait for a token (resolver/reputation.h) ---- */
+
+#define ADMIT_TICK_MS 20
+
+static void admit_tick_cb(uv_timer_t *t)
+{
+    session_admit_waiting(t->data);
+}
+
+static void waiting_add(session_t *s)
+{
+    worker_t *w = s->w;
+    s->waiting = true;
+    s->wait_next = NULL;
+    s->wait_prev = w->waiting_tail;
+    if (w->waiting_tail)
+        w->waiting_tail->wait_next = s;
+    else
+        w->waiting_head = s;
+    w->waiting_tail = s;
+    metrics_gauge_peak(G_handshakes_waiting_peak, metrics_gauge_add(G_handshakes_waiting, 1));
+    if (!uv_is_active((uv_handle_t *)&w->admit_tick))
+        uv_timer_start(&w->admit_tick, admit_tick_cb, ADMIT_TICK_MS, ADMIT_TICK_MS);
+}
+
+static void waiting_remove(session_t *s)
+{
+    if (!s->waiting)
+        return;
+    worker_t *w = s->w;
+    if (s->wait_prev)
+        s->wait_prev->wait_next = s->wait_next;
+    else
+        w->waiting_head = s->wait_next;
+    if (s->wait_next)
+        s->wait_next->wait_prev = s->wait_prev;
+    else
+        w->waiting_tail = s->wait_prev;
+    s->waiting = false;
+    s->wait_prev = s->wait_next = NULL;
+    metrics_gauge_add(G_handshakes_waiting, -1);
+    if (!w->waiting_head)
+        uv_timer_stop(&w->admit_tick);
+}
+
+void session_admit_waiting(worker_t *w)
+{
+    server_t *srv = w->srv;
+    uint64_t now = mono_ms();
+    session_t *admitted = NULL, **tail = &admitted;
+    /* Decide under the lock (oldest first, so each prefix's waiters go in
+     * arrival order), handshake after it: a handshake runs callbacks. */
+    uv_mutex_lock(&srv->limit_lock);
+    for (session_t *s = w->waiting_head, *next; s; s = next) {
+        next = s->wait_next;
+        bool gone = s->state != SESS_HANDSHAKING || s->stream.closing; /* no token for those */
+        if (gone || reputation_admit(srv->reputation, &s->peer, now) != REPUTATION_WAIT) {
+            waiting_remove(s);
+            *tail = s;
+            tail = &s->wait_next; /* reused as the local list link */
+        }
+    }
+    uv_mutex_unlock(&srv->limit_lock);
+    for (session_t *s = admitted, *next; s; s = next) {
+        next = s->wait_next;
+        s->wait_next = NULL;
+        if (s->state != SESS_HANDSHAKING || s->stream.closing)
+            continue;
+        if (take_handshake_slot(s) != 0) {
+            session_close(s, false);
+            continue;
+        }
+        stream_tls_admit(&s->stream);
+    }
+}
+
+static int on_tls_start(stream_t *st)
+{
+    session_t *s = from_stream(st);
+    server_t *srv = s->w->srv;
+    if (srv->reputation) {
+        uv_mutex_lock(&srv->limit_lock);
+        reputation_admit_t ra = reputation_admit(srv->reputation, &s->peer, mono_ms());
+        uv_mutex_unlock(&srv->limit_lock);
+        if (ra == REPUTATION_WAIT) {
+            metrics_inc(M_handshake_throttled);
+            LOG(LOG_DEBUG, st->id, "%s: source prefix is suspect: handshake waits for a token", s->peer_text);
+            waiting_add(s);
+            return STREAM_TLS_DEFER;
+        }
+    }
+    return take_handshake_slot(s) == 0 ? STREAM_TLS_GO : STREAM_TLS_REFUSE;
+}
+
 static void release_handshake(session_t *s)
 {
     if (!s->counted_handshake)
@@ -668,6 +778,27 @@ static void on_established(stream_t *st)
     start_authentication(s);
 }
 
+/* The connection ends without ever having been served: count it against
+ * its source prefix. */
+static void strike(session_t *s)
+{
+    server_t *srv = s->w->srv;
+    metrics_inc(M_unserved_strikes);
+    uv_mutex_lock(&srv->limit_lock);
+    bool now_suspect = reputation_strike(srv->reputation, &s->peer, mono_ms());
+    uv_mutex_unlock(&srv->limit_lock);
+    if (now_suspect) {
+        char pfx[64];
+        reputation_prefix_text(&s->peer, pfx, sizeof pfx);
+        metrics_inc(M_suspect_prefixes_flagged);
+        LOG(LOG_WARN, 0,
+            "source prefix %s is suspect: %u or more of its connections ended unserved (decaying, half-life %u s); "
+            "its new handshakes are limited to %u/s",
+            pfx, srv->cfg->limits.suspect_failures, REPUTATION_HALF_LIFE_MS / 1000,
+            srv->cfg->limits.suspect_handshake_rate);
+    }
+}
+
 static void on_closed(stream_t *st, stream_close_reason_t reason)
 {
     session_t *s = from_stream(st);
@@ -680,6 +811,9 @@ static void on_closed(stream_t *st, stream_close_reason_t reason)
         metrics_inc(M_tls_no_client_hello);
     }
     release_handshake(s);
+    waiting_remove(s);
+    if (s->counted_limits && !s->served && w->srv->reputation)
+        strike(s);
     while (s->pending)
         upstream_cancel(s->pending->uq); /* callbacks unlink and free */
     detach_auth(s); /* the validator may still hold the request */

@@ -165,6 +165,7 @@ static void begin_stop(worker_t *w)
     }
     stream_loop_close(&w->sl);
     uv_close((uv_handle_t *)&w->accept_retry, close_noop);
+    uv_close((uv_handle_t *)&w->admit_tick, close_noop);
     uv_close((uv_handle_t *)&w->wakeup, close_noop);
 }
 
@@ -215,6 +216,8 @@ int worker_start(worker_t *w, server_t *srv, unsigned id)
     w->wakeup.data = w;
     uv_timer_init(&w->loop, &w->accept_retry);
     w->accept_retry.data = w;
+    uv_timer_init(&w->loop, &w->admit_tick);
+    w->admit_tick.data = w;
     uv_mutex_init(&w->inbox_lock);
     uv_sem_init(&w->started, 0);
     const config_t *cfg = srv->cfg;

@@ -27,7 +27,8 @@ the second.
 Asserted: no honest failure (before, during, after), at least 2,000 attacker connections held by danced at once, the tarpit
 saw no query for a name outside the allow-list, tlsa_in_flight (sampled every 200 ms, and tlsa_in_flight_peak if
 danced exposes it) never above dane.max-lookups-in-flight, the queue never above dane.queue-length, handshakes
-never above limits.max-handshakes, counters name what was shed and why, RSS bounds (RSS_* below, with the
+never above limits.max-handshakes, counters name what was shed and why, the attackers' prefixes are flagged suspect
+and throttled while the honest prefix never is, RSS bounds (RSS_* below, with the
 reasoning), danced healthy (no exit, no sanitizer report).  Honest latency (connect to first answer, p50/p99) is
 printed and written to <tmp>/attack/latency.json, not asserted (that is the benchmark's job).
 
@@ -332,7 +333,8 @@ def test_slowloris_and_connection_flood(attack_env):
         "auth_ok", "auth_refused", "auth_reason_not_allowed", "auth_reason_no_cert", "auth_reason_timeout",
         "auth_reason_queue_full", "auth_reason_deadline", "auth_reason_lookup_error", "auth_reason_insecure",
         "tlsa_lookups", "tlsa_coalesced", "tlsa_queued", "verdict_cache_hits", "verdict_cache_misses",
-        "rcode_refused", "rcode_noerror")}
+        "rcode_refused", "rcode_noerror", "unserved_strikes", "suspect_prefixes_flagged", "handshake_throttled",
+        "handshake_throttle_timeout")}
     report.update({
         "latency": lat, "waves": waves, "counters_delta": shed,
         "rss_mib": {"baseline": mib(rss_base), "end": mib(rss_end),
@@ -404,6 +406,13 @@ def test_slowloris_and_connection_flood(attack_env):
           f"no timeout/lookup error/deadline verdicts: {shed}")
     check(shed["tlsa_queued"] > 0, f"tlsa_queued: {shed}")                        # per-domain cap held lookups back
     check(shed["auth_ok"] >= len(during_all), f"auth_ok < honest connections: {shed}")
+    # The attackers' prefixes (127.0.1.0/24 .. 127.0.9.0/24) keep failing: they become suspect and their new
+    # handshakes wait for tokens; the honest prefix (127.0.0.0/24) is never flagged.
+    check(shed["suspect_prefixes_flagged"] > 0, f"no attacker prefix became suspect: {shed}")
+    check(shed["handshake_throttled"] > 0, f"no attacker handshake was throttled: {shed}")
+    log = d.stderr_text()
+    check("source prefix 127.0.0.0/24 is suspect" not in log, "the honest clients' prefix was flagged suspect")
+    check("is suspect" in log, "no 'source prefix ... is suspect' log line")
     # The tarpit answered no query for an identity: a verdict for those names can only be a timeout or a lookup
     # failure, never "insecure" (which claims a completed, unsigned answer, and on an `optional` listener would
     # admit the attacker as anonymous where a failed lookup is refused).
