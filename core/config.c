@@ -73,6 +73,8 @@ typedef struct {
     uint32_t *max_output_bytes;
     uint32_t *suspect_failures;
     uint32_t *suspect_handshake_rate;
+    char **suspect_exempt;
+    unsigned n_suspect_exempt;
 } raw_limits_t;
 
 typedef struct {
@@ -204,6 +206,7 @@ static const cyaml_schema_field_t limits_fields[] = {
     CYAML_FIELD_UINT_PTR("max-output-bytes", OPT, raw_limits_t, max_output_bytes),
     CYAML_FIELD_UINT_PTR("suspect-failures", OPT, raw_limits_t, suspect_failures),
     CYAML_FIELD_UINT_PTR("suspect-handshake-rate", OPT, raw_limits_t, suspect_handshake_rate),
+    STRLIST_FIELD("suspect-exempt", raw_limits_t, suspect_exempt, n_suspect_exempt, CONFIG_MAX_CIDRS),
     CYAML_FIELD_END,
 };
 
@@ -873,6 +876,84 @@ int config_check_address(const char *s)
     return DN_OK;
 }
 
+int config_parse_cidr(const char *s, config_cidr_t *out)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    config_cidr_t c;
+    memset(&c, 0, sizeof c);
+    const char *slash = strchr(s, '/');
+    size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+    if (hl == 0 || hl >= sizeof host)
+        return DN_EINVAL;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    unsigned max_len;
+    if (inet_pton(AF_INET, host, c.addr) == 1) {
+        c.family = AF_INET;
+        max_len = 32;
+    } else if (inet_pton(AF_INET6, host, c.addr) == 1) {
+        c.family = AF_INET6;
+        max_len = 128;
+    } else {
+        return DN_EINVAL;
+    }
+    unsigned len = max_len;
+    if (slash) {
+        const char *d = slash + 1;
+        size_t dl = strlen(d);
+        if (dl == 0 || dl > 3 || strspn(d, "0123456789") != dl)
+            return DN_EINVAL;
+        len = (unsigned)strtoul(d, NULL, 10);
+        if (len > max_len)
+            return DN_EINVAL;
+    }
+    c.prefix_len = (uint8_t)len;
+    for (unsigned bit = len; bit < max_len; bit++)
+        if (c.addr[bit / 8] & (0x80u >> (bit % 8)))
+            return DN_ERANGE;
+    *out = c;
+    return DN_OK;
+}
+
+bool config_cidr_contains(const config_cidr_t *c, int family, const uint8_t *addr)
+{
+    if (family != c->family)
+        return false;
+    unsigned full = c->prefix_len / 8, rest = c->prefix_len % 8;
+    if (memcmp(addr, c->addr, full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+    return (addr[full] & mask) == c->addr[full];
+}
+
+static int take_cidrs(ctx_t *c, const char *key, char **raw, unsigned n, config_cidr_t **out, unsigned *n_out)
+{
+    char kp[300], shown[100];
+    *out = NULL;
+    *n_out = 0;
+    if (n == 0)
+        return 0;
+    config_cidr_t *v = calloc(n, sizeof *v);
+    if (!v)
+        return oom(c);
+    *out = v; /* owned by the config from here, so config_free releases it */
+    for (unsigned i = 0; i < n; i++) {
+        int rc = config_parse_cidr(raw[i], &v[i]);
+        if (rc != DN_OK) {
+            snprintf(kp, sizeof kp, "%s[%u]", key, i);
+            sanitize(shown, sizeof shown, raw[i], 80);
+            if (rc == DN_ERANGE)
+                return sem(c, kp, "'%s' has host bits set beyond its prefix length (write the network address)",
+                           shown);
+            return sem(c, kp, "'%s' is not an address block (e.g. 10.0.0.0/8, 2001:db8::/32, 192.0.2.7)", shown);
+        }
+        *n_out = i + 1;
+    }
+    return 0;
+}
+
 static int take_addresses(ctx_t *c, const char *key, char **raw, unsigned n, char ***out, unsigned *n_out)
 {
     char kp[300], shown[100];
@@ -1035,6 +1116,9 @@ static int convert(ctx_t *c, const raw_t *r, const char *base, bool check_files,
     }
     /* The one limit where 0 means something: off. */
     L->suspect_failures = rl && rl->suspect_failures ? *rl->suspect_failures : 64;
+    if (rl && (rc = take_cidrs(c, "limits.suspect-exempt", rl->suspect_exempt, rl->n_suspect_exempt,
+                               &L->suspect_exempt, &L->n_suspect_exempt)) != 0)
+        return rc;
 
     /* resolver */
     const raw_resolver_t *rr = r->resolver;
@@ -1194,6 +1278,7 @@ void config_free(config_t *cfg)
         free(l->key);
     }
     free(cfg->listeners);
+    free(cfg->limits.suspect_exempt);
     config_resolver_t *R = &cfg->resolver;
     free_strv(R->forward_addresses, R->n_forward_addresses);
     free(R->root_hints);

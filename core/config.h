@@ -30,6 +30,7 @@
  *     suspect-failures: 64              # unauthenticated connection ends (decaying, half-life 10 s) that make
  *                                       # a source prefix suspect; 0 = off
  *     suspect-handshake-rate: 10        # new TLS handshakes per second for each suspect prefix (others wait)
+ *     suspect-exempt: []                # networks never made suspect: ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]
  *   resolver:
  *     mode: recursive                   # recursive | forward
  *     forward-addresses: []             # mode forward: ["127.0.0.1@5353", "::1"]
@@ -103,6 +104,14 @@ typedef struct {
     char *counters_file; /* may be NULL */
 } config_server_t;
 
+/* An address block: family AF_INET or AF_INET6, the network (host bits zero)
+ * and its prefix length (0..32 or 0..128). */
+typedef struct {
+    uint8_t family;
+    uint8_t prefix_len;
+    uint8_t addr[16];
+} config_cidr_t;
+
 typedef struct {
     uint32_t max_connections;
     uint32_t max_connections_per_ip;
@@ -115,6 +124,8 @@ typedef struct {
     uint32_t max_output_bytes;
     uint32_t suspect_failures;       /* 0: off */
     uint32_t suspect_handshake_rate; /* per suspect prefix, per second */
+    config_cidr_t *suspect_exempt;   /* clients here never count as strikes */
+    unsigned n_suspect_exempt;
 } config_limits_t;
 
 typedef struct {
@@ -204,6 +215,7 @@ void config_free(config_t *cfg);
 #define CONFIG_MAX_STUB_ZONES 1024
 #define CONFIG_MAX_UNBOUND_OPTIONS 256
 #define CONFIG_MAX_ALLOW 4096          /* dane.allow entries */
+#define CONFIG_MAX_CIDRS 1024          /* limits.suspect-exempt entries */
 #define CONFIG_MAX_WORKERS 256
 
 /* The YAML spelling of enum values ("info", "require", "forward"); "?" when out of range. */
@@ -226,5 +238,13 @@ int config_normalize_domain(const char *in, char *out, size_t cap);
 /* 0 when s is "IP" or "IP@port" (IPv4 or IPv6 literal, port 1..65535), the
  * address syntax of forward-addresses and stub-zones[].addresses; else DN_EINVAL. */
 int config_check_address(const char *s);
+
+/* Parse "192.0.2.0/24", "2001:db8::/32" or a bare address (a /32 or /128).
+ * 0, DN_EINVAL (not an address block), or DN_ERANGE (host bits set beyond the
+ * prefix length: almost always a typo, so it is not silently masked). */
+int config_parse_cidr(const char *s, config_cidr_t *out);
+/* Whether the address (family AF_INET with 4 bytes, or AF_INET6 with 16)
+ * lies in the block. */
+bool config_cidr_contains(const config_cidr_t *c, int family, const uint8_t *addr);
 
 #endif

@@ -778,6 +778,16 @@ static void on_established(stream_t *st)
     start_authentication(s);
 }
 
+/* limits.suspect-exempt: networks the operator vouches for (NAT gateways,
+ * monitoring) never collect strikes, so they are never throttled. */
+static bool suspect_exempt(const config_limits_t *lim, const connlimit_addr_t *a)
+{
+    for (unsigned i = 0; i < lim->n_suspect_exempt; i++)
+        if (config_cidr_contains(&lim->suspect_exempt[i], a->family, a->addr))
+            return true;
+    return false;
+}
+
 /* The connection ends without ever having been served: count it against
  * its source prefix. */
 static void strike(session_t *s)
@@ -812,7 +822,7 @@ static void on_closed(stream_t *st, stream_close_reason_t reason)
     }
     release_handshake(s);
     waiting_remove(s);
-    if (s->counted_limits && !s->served && w->srv->reputation)
+    if (s->counted_limits && !s->served && w->srv->reputation && !suspect_exempt(&w->srv->cfg->limits, &s->peer))
         strike(s);
     while (s->pending)
         upstream_cancel(s->pending->uq); /* callbacks unlink and free */

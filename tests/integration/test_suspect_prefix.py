@@ -143,6 +143,26 @@ def test_suspect_failures_zero_turns_it_off(danced_launcher):
     danced_launcher.stop(d)
 
 
+def test_exempt_network_is_never_suspect(danced_launcher):
+    d = danced_launcher.start("suspect-exempt", limits={"suspect-failures": FAILURES, "suspect-handshake-rate": RATE,
+                                                        "handshake-timeout-ms": 10000,
+                                                        "suspect-exempt": ["10.0.0.0/8", "127.0.3.0/24"]})
+    for i in range(3 * FAILURES):
+        _unserved(d.host, d.port, BAD.format(10 + i))
+    # A prefix next to the exempt one is not exempt: it becomes suspect.
+    for i in range(FAILURES + 1):
+        _unserved(d.host, d.port, f"127.0.4.{10 + i}")
+    c = _wait_counter(d, "suspect_prefixes_flagged", 1)
+    assert c.get("suspect_prefixes_flagged") == 1, c
+    assert "source prefix 127.0.4.0/24 is suspect" in d.stderr_text()
+    assert "127.0.3.0/24" not in d.stderr_text()
+    results = _concurrent_rounds(d, [BAD.format(100 + i) for i in range(6)])
+    assert all(r is not None and r[1] == "NOERROR" for r in results), results
+    assert max(r[0] for r in results) < 2.0, results
+    assert d.counters().get("handshake_throttled", 0) == 0
+    danced_launcher.stop(d)
+
+
 @pytest.mark.parametrize("value,expect", [("-1", "suspect-failures"), ("abc", "suspect-failures")])
 def test_bad_suspect_config_is_rejected(danced_launcher, tmp_path, value, expect):
     cfg = danced_launcher.config(limits={"suspect-failures": value})
@@ -150,6 +170,14 @@ def test_bad_suspect_config_is_rejected(danced_launcher, tmp_path, value, expect
     r = h.check_config(h.find_danced_bin(), path)
     assert r.returncode != 0
     assert expect in (r.stdout + r.stderr)
+
+
+def test_bad_exempt_network_is_rejected(danced_launcher, tmp_path):
+    cfg = danced_launcher.config(limits={"suspect-exempt": ["127.0.3.1/24"]})
+    path = h.write_config(tmp_path / "danced.yaml", cfg)
+    r = h.check_config(h.find_danced_bin(), path)
+    assert r.returncode != 0
+    assert "limits.suspect-exempt[0]" in (r.stdout + r.stderr) and "host bits" in (r.stdout + r.stderr)
 
 
 def test_suspect_handshake_rate_zero_is_rejected(danced_launcher, tmp_path):

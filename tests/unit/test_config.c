@@ -7,6 +7,8 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +60,9 @@ static void test_defaults(void **state)
     assert_int_equal(c->limits.handshake_timeout_ms, 5000);
     assert_int_equal(c->limits.first_query_timeout_ms, 5000);
     assert_int_equal(c->limits.idle_timeout_ms, 30000);
+    assert_int_equal(c->limits.suspect_failures, 64);
+    assert_int_equal(c->limits.suspect_handshake_rate, 10);
+    assert_int_equal(c->limits.n_suspect_exempt, 0);
     assert_int_equal(c->limits.max_queries_in_flight, 128);
     assert_int_equal(c->limits.max_output_bytes, 262144);
 
@@ -134,6 +139,9 @@ static const char full_yaml[] =
     "  idle-timeout-ms: 7\n"
     "  max-queries-in-flight: 8\n"
     "  max-output-bytes: 4294967295\n"
+    "  suspect-failures: 0\n"
+    "  suspect-handshake-rate: 9\n"
+    "  suspect-exempt: [10.0.0.0/8, \"2001:db8::/32\", 192.0.2.7]\n"
     "resolver:\n"
     "  mode: forward\n"
     "  forward-addresses: [\"127.0.0.1@5353\", \"::1\", \"2001:db8::1@53\"]\n"
@@ -208,6 +216,12 @@ static void test_full(void **state)
     assert_int_equal(c->limits.idle_timeout_ms, 7);
     assert_int_equal(c->limits.max_queries_in_flight, 8);
     assert_int_equal(c->limits.max_output_bytes, 4294967295u);
+    assert_int_equal(c->limits.suspect_failures, 0); /* 0 = off, accepted */
+    assert_int_equal(c->limits.suspect_handshake_rate, 9);
+    assert_int_equal(c->limits.n_suspect_exempt, 3);
+    assert_int_equal(c->limits.suspect_exempt[0].prefix_len, 8);
+    assert_int_equal(c->limits.suspect_exempt[1].family, AF_INET6);
+    assert_int_equal(c->limits.suspect_exempt[2].prefix_len, 32);
 
     const config_resolver_t *r = &c->resolver;
     assert_int_equal(r->mode, CONFIG_MODE_FORWARD);
@@ -259,6 +273,51 @@ static void test_full(void **state)
     config_free(c);
 }
 
+static void test_cidr(void **state)
+{
+    (void)state;
+    config_cidr_t c;
+    uint8_t a4[4], a6[16];
+    assert_int_equal(config_parse_cidr("10.0.0.0/8", &c), 0);
+    assert_int_equal(c.family, AF_INET);
+    assert_int_equal(c.prefix_len, 8);
+    inet_pton(AF_INET, "10.200.3.4", a4);
+    assert_true(config_cidr_contains(&c, AF_INET, a4));
+    inet_pton(AF_INET, "11.0.0.1", a4);
+    assert_false(config_cidr_contains(&c, AF_INET, a4));
+    assert_int_equal(config_parse_cidr("192.0.2.128/25", &c), 0);
+    inet_pton(AF_INET, "192.0.2.200", a4);
+    assert_true(config_cidr_contains(&c, AF_INET, a4));
+    inet_pton(AF_INET, "192.0.2.127", a4);
+    assert_false(config_cidr_contains(&c, AF_INET, a4));
+    /* a bare address is a /32 or /128 */
+    assert_int_equal(config_parse_cidr("192.0.2.7", &c), 0);
+    assert_int_equal(c.prefix_len, 32);
+    inet_pton(AF_INET, "192.0.2.7", a4);
+    assert_true(config_cidr_contains(&c, AF_INET, a4));
+    inet_pton(AF_INET, "192.0.2.8", a4);
+    assert_false(config_cidr_contains(&c, AF_INET, a4));
+    assert_int_equal(config_parse_cidr("2001:db8::/32", &c), 0);
+    assert_int_equal(c.family, AF_INET6);
+    inet_pton(AF_INET6, "2001:db8:ffff::1", a6);
+    assert_true(config_cidr_contains(&c, AF_INET6, a6));
+    inet_pton(AF_INET6, "2001:db9::1", a6);
+    assert_false(config_cidr_contains(&c, AF_INET6, a6));
+    assert_false(config_cidr_contains(&c, AF_INET, a6)); /* family mismatch */
+    assert_int_equal(config_parse_cidr("0.0.0.0/0", &c), 0);
+    inet_pton(AF_INET, "203.0.113.1", a4);
+    assert_true(config_cidr_contains(&c, AF_INET, a4));
+    assert_int_equal(config_parse_cidr("::1", &c), 0);
+    assert_int_equal(c.prefix_len, 128);
+    /* errors */
+    assert_int_equal(config_parse_cidr("10.0.0.1/8", &c), DN_ERANGE);
+    assert_int_equal(config_parse_cidr("2001:db8::1/32", &c), DN_ERANGE);
+    const char *bad[] = {"", "/8", "10.0.0.0/", "10.0.0.0/33", "::/129", "10.0.0.0/8x", "10.0.0.0/-1", "host/8",
+                         "10.0.0.0/0008", "10.0.0.0/8/8", "1.2.3.4.5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(config_parse_cidr(bad[i], &c), DN_EINVAL);
+}
+
 /* One bad input and the pieces its message must contain. */
 typedef struct {
     const char *yaml;
@@ -287,6 +346,12 @@ static const bad_case_t bad_cases[] = {
     {LISTENER "resolver:\n  mode: both\n", "danced.yaml:7: resolver.mode: ", "recursive, forward"},
     {LISTENER "    tls-min-version: \"1.1\"\n", "danced.yaml:6: listeners[0].tls-min-version: ", "1.2, 1.3"},
     {LISTENER "resolver:\n  dnssec: 2\n", "danced.yaml:7: resolver.dnssec: ", "true or false"},
+    {LISTENER "limits:\n  suspect-exempt: [\"10.0.0.1/8\"]\n", "danced.yaml:7: limits.suspect-exempt[0]: ",
+     "host bits set"},
+    {LISTENER "limits:\n  suspect-exempt:\n    - 10.0.0.0/8\n    - nonsense\n",
+     "danced.yaml:9: limits.suspect-exempt[1]: ", "not an address block"},
+    {LISTENER "limits:\n  suspect-exempt: [\"::1/129\"]\n", "danced.yaml:7: limits.suspect-exempt[0]: ",
+     "not an address block"},
     {LISTENER "    bogus: 1\n", "danced.yaml:6: listeners[0]: ", "unknown key 'bogus'"},
     {LISTENER "resolver:\n  stub-zones:\n    - zone: a.example\n      adresses: [\"::1\"]\n",
      "danced.yaml:9: resolver.stub-zones[0]: ", "unknown key 'adresses'"},
@@ -658,6 +723,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_file, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_load_file_errors, tmp_setup, tmp_teardown),
         cmocka_unit_test(test_helpers),
+        cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_corpus_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
