@@ -852,61 +852,58 @@ static int take_domain(ctx_t *c, const char *key, const char *raw, char **out)
     return 0;
 }
 
-int config_check_address(const char *s)
+/* Parse the IP literal in s up to `end` (NULL: the whole string) into bin.
+ * Returns AF_INET, AF_INET6, or 0 when it is not an address. */
+static int parse_ip_prefix(const char *s, const char *end, uint8_t bin[16])
 {
     char host[INET6_ADDRSTRLEN + 1];
-    unsigned char bin[16];
-    const char *at = strrchr(s, '@');
-    size_t hl = at ? (size_t)(at - s) : strlen(s);
+    size_t hl = end ? (size_t)(end - s) : strlen(s);
     if (hl == 0 || hl >= sizeof host)
-        return DN_EINVAL;
+        return 0;
     memcpy(host, s, hl);
     host[hl] = '\0';
-    if (inet_pton(AF_INET, host, bin) != 1 && inet_pton(AF_INET6, host, bin) != 1)
+    if (inet_pton(AF_INET, host, bin) == 1)
+        return AF_INET;
+    if (inet_pton(AF_INET6, host, bin) == 1)
+        return AF_INET6;
+    return 0;
+}
+
+/* A decimal number of 1..max_digits digits (no sign, nothing else) into *v. */
+static bool parse_small_decimal(const char *d, size_t max_digits, unsigned long *v)
+{
+    size_t dl = strlen(d);
+    if (dl == 0 || dl > max_digits || strspn(d, "0123456789") != dl)
+        return false;
+    *v = strtoul(d, NULL, 10);
+    return true;
+}
+
+int config_check_address(const char *s)
+{
+    uint8_t bin[16];
+    const char *at = strrchr(s, '@');
+    if (!parse_ip_prefix(s, at, bin))
         return DN_EINVAL;
-    if (at) {
-        const char *d = at + 1;
-        size_t dl = strlen(d);
-        if (dl == 0 || dl > 5 || strspn(d, "0123456789") != dl)
-            return DN_EINVAL;
-        long port = strtol(d, NULL, 10);
-        if (port < 1 || port > 65535)
-            return DN_EINVAL;
-    }
+    unsigned long port;
+    if (at && (!parse_small_decimal(at + 1, 5, &port) || port < 1 || port > 65535))
+        return DN_EINVAL;
     return DN_OK;
 }
 
 int config_parse_cidr(const char *s, config_cidr_t *out)
 {
-    char host[INET6_ADDRSTRLEN + 1];
     config_cidr_t c;
     memset(&c, 0, sizeof c);
     const char *slash = strchr(s, '/');
-    size_t hl = slash ? (size_t)(slash - s) : strlen(s);
-    if (hl == 0 || hl >= sizeof host)
+    int family = parse_ip_prefix(s, slash, c.addr);
+    if (!family)
         return DN_EINVAL;
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    unsigned max_len;
-    if (inet_pton(AF_INET, host, c.addr) == 1) {
-        c.family = AF_INET;
-        max_len = 32;
-    } else if (inet_pton(AF_INET6, host, c.addr) == 1) {
-        c.family = AF_INET6;
-        max_len = 128;
-    } else {
+    c.family = (uint8_t)family;
+    unsigned max_len = family == AF_INET ? 32 : 128;
+    unsigned long len = max_len;
+    if (slash && (!parse_small_decimal(slash + 1, 3, &len) || len > max_len))
         return DN_EINVAL;
-    }
-    unsigned len = max_len;
-    if (slash) {
-        const char *d = slash + 1;
-        size_t dl = strlen(d);
-        if (dl == 0 || dl > 3 || strspn(d, "0123456789") != dl)
-            return DN_EINVAL;
-        len = (unsigned)strtoul(d, NULL, 10);
-        if (len > max_len)
-            return DN_EINVAL;
-    }
     c.prefix_len = (uint8_t)len;
     for (unsigned bit = len; bit < max_len; bit++)
         if (c.addr[bit / 8] & (0x80u >> (bit % 8)))
