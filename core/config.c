@@ -1261,6 +1261,117 @@ static void free_strv(char **v, unsigned n)
     free(v);
 }
 
+/* ---- reload: what differs outside the reloadable keys ---- */
+
+static bool str_eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool strv_eq(char *const *a, unsigned na, char *const *b, unsigned nb)
+{
+    if (na != nb)
+        return false;
+    for (unsigned i = 0; i < na; i++)
+        if (!str_eq(a[i], b[i]))
+            return false;
+    return true;
+}
+
+static bool resolver_eq(const config_resolver_t *a, const config_resolver_t *b)
+{
+    if (a->mode != b->mode || a->dnssec != b->dnssec || a->outgoing_range != b->outgoing_range ||
+        a->num_queries_per_thread != b->num_queries_per_thread || a->msg_cache_size != b->msg_cache_size ||
+        a->rrset_cache_size != b->rrset_cache_size || a->key_cache_size != b->key_cache_size ||
+        a->infra_host_ttl != b->infra_host_ttl || a->query_timeout_ms != b->query_timeout_ms ||
+        a->max_lookups_in_flight != b->max_lookups_in_flight || !str_eq(a->root_hints, b->root_hints) ||
+        !str_eq(a->trust_anchor_file, b->trust_anchor_file) ||
+        !strv_eq(a->forward_addresses, a->n_forward_addresses, b->forward_addresses, b->n_forward_addresses) ||
+        !strv_eq(a->unbound_options, a->n_unbound_options, b->unbound_options, b->n_unbound_options) ||
+        a->n_stub_zones != b->n_stub_zones)
+        return false;
+    for (unsigned i = 0; i < a->n_stub_zones; i++) {
+        const config_stub_zone_t *x = &a->stub_zones[i], *y = &b->stub_zones[i];
+        if (!str_eq(x->zone, y->zone) || !str_eq(x->trust_anchor, y->trust_anchor) ||
+            !str_eq(x->trust_anchor_file, y->trust_anchor_file) ||
+            !strv_eq(x->addresses, x->n_addresses, y->addresses, y->n_addresses))
+            return false;
+    }
+    return true;
+}
+
+static bool dane_eq(const config_dane_t *a, const config_dane_t *b)
+{
+    return strv_eq(a->allow, a->n_allow, b->allow, b->n_allow) && str_eq(a->identity_suffix, b->identity_suffix) &&
+           str_eq(a->pkix_ca_file, b->pkix_ca_file) && a->lookup_timeout_ms == b->lookup_timeout_ms &&
+           a->max_lookups_in_flight == b->max_lookups_in_flight &&
+           a->max_lookups_per_domain == b->max_lookups_per_domain && a->queue_length == b->queue_length &&
+           a->cache_max_ttl == b->cache_max_ttl && a->negative_ttl == b->negative_ttl &&
+           a->cache_entries == b->cache_entries;
+}
+
+typedef struct {
+    char *out;
+    size_t cap, len;
+    unsigned n;
+} change_list_t;
+
+static void change_add(change_list_t *cl, const char *key)
+{
+    cl->n++;
+    if (!cl->out || cl->cap == 0)
+        return;
+    const char *sep = cl->n > 1 ? ", " : "";
+    size_t need = strlen(sep) + strlen(key);
+    if (cl->len + need + 4 >= cl->cap) {
+        if (cl->len + 4 < cl->cap && !strstr(cl->out, "...")) {
+            memcpy(cl->out + cl->len, "...", 4);
+            cl->len += 3;
+        }
+        return;
+    }
+    cl->len += (size_t)snprintf(cl->out + cl->len, cl->cap - cl->len, "%s%s", sep, key);
+}
+
+unsigned config_restart_changes(const config_t *running, const config_t *next, char *out, size_t cap)
+{
+    change_list_t cl = {.out = out, .cap = cap};
+    if (out && cap)
+        out[0] = '\0';
+    char key[96];
+    if (running->server.workers != next->server.workers)
+        change_add(&cl, "server.workers");
+    if (!str_eq(running->server.counters_file, next->server.counters_file))
+        change_add(&cl, "server.counters-file");
+    if (running->n_listeners != next->n_listeners) {
+        change_add(&cl, "listeners (added or removed)");
+    } else {
+        for (unsigned i = 0; i < running->n_listeners; i++) {
+            const config_listener_t *a = &running->listeners[i], *b = &next->listeners[i];
+            static const char *const what[] = {"name", "address", "port", "client-auth", "tls-min-version",
+                                               "tickets"};
+            bool differs[] = {!str_eq(a->name, b->name), !str_eq(a->address, b->address), a->port != b->port,
+                              a->client_auth != b->client_auth, a->tls_min_version != b->tls_min_version,
+                              a->tickets != b->tickets};
+            for (size_t k = 0; k < sizeof differs / sizeof differs[0]; k++) {
+                if (differs[k]) {
+                    snprintf(key, sizeof key, "listeners[%u].%s", i, what[k]);
+                    change_add(&cl, key);
+                }
+            }
+        }
+    }
+    if (!resolver_eq(&running->resolver, &next->resolver))
+        change_add(&cl, "resolver");
+    const config_cache_t *ca = &running->cache, *cb = &next->cache;
+    if (ca->max_bytes != cb->max_bytes || ca->max_ttl != cb->max_ttl || ca->min_ttl != cb->min_ttl ||
+        ca->negative_max_ttl != cb->negative_max_ttl)
+        change_add(&cl, "cache");
+    if (!dane_eq(&running->dane, &next->dane))
+        change_add(&cl, "dane");
+    return cl.n;
+}
+
 void config_free(config_t *cfg)
 {
     if (!cfg)

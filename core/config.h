@@ -239,6 +239,13 @@ int config_normalize_domain(const char *in, char *out, size_t cap);
  * address syntax of forward-addresses and stub-zones[].addresses; else DN_EINVAL. */
 int config_check_address(const char *s);
 
+/* What a reload cannot apply: the keys in which `next` differs from `running`
+ * outside the reloadable set (server.log-level, limits.*, and each
+ * listener's certificate and key).  Writes them comma-separated into out
+ * (e.g. "server.workers, listeners[0].port, dane"; truncated with "..." to
+ * cap) and returns how many there are (0: everything can be applied). */
+unsigned config_restart_changes(const config_t *running, const config_t *next, char *out, size_t cap);
+
 /* Parse "192.0.2.0/24", "2001:db8::/32" or a bare address (a /32 or /128).
  * 0, DN_EINVAL (not an address block), or DN_ERANGE (host bits set beyond the
  * prefix length: almost always a typo, so it is not silently masked). */

@@ -112,6 +112,8 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
     return sz;
 }
 
+static int self_test_handshake(tls_ctx_t *t, char *err, size_t err_cap);
+
 int tls_ctx_new_server(const tls_server_opts_t *opts, tls_ctx_t **out, char *err, size_t err_cap)
 {
     tls_ctx_t *t = calloc(1, sizeof *t);
@@ -172,6 +174,13 @@ int tls_ctx_new_server(const tls_server_opts_t *opts, tls_ctx_t **out, char *err
     }
     wolfSSL_CTX_SetIORecv(t->ctx, io_recv);
     wolfSSL_CTX_SetIOSend(t->ctx, io_send);
+    if (self_test_handshake(t, err, err_cap) != DN_OK) {
+        char why[160];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, err_cap, "private key %s does not work with certificate %s (%s)", opts->key_file,
+                 opts->cert_file, why);
+        goto fail;
+    }
     *out = t;
     return DN_OK;
 fail:
@@ -186,6 +195,100 @@ void tls_ctx_free(tls_ctx_t *t)
         return;
     wolfSSL_CTX_free(t->ctx);
     free(t);
+}
+
+static tls_conn_t *conn_new(WOLFSSL_CTX *ctx)
+{
+    tls_conn_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->ssl = wolfSSL_new(ctx);
+    if (!c->ssl) {
+        free(c);
+        return NULL;
+    }
+    wolfSSL_SetIOReadCtx(c->ssl, c);
+    wolfSSL_SetIOWriteCtx(c->ssl, c);
+    return c;
+}
+
+/* Move what `from` produced into `to`'s input (stashed: the buffer goes). */
+static int pass_output(tls_conn_t *from, tls_conn_t *to)
+{
+    size_t len;
+    uint8_t *b = tls_conn_take_output(from, &len);
+    if (!b)
+        return DN_OK;
+    int rc = tls_conn_set_input(to, b, len);
+    if (rc == DN_OK)
+        rc = tls_conn_stash_input(to);
+    free(b);
+    return rc;
+}
+
+/* Prove that the private key belongs to the certificate the way a client
+ * would: one full handshake in memory with a throwaway client, which checks
+ * the server's CertificateVerify (TLS 1.3) or key exchange signature (TLS
+ * 1.2) against the certificate's public key.  Debian's wolfSSL 5.5.4
+ * wolfSSL_CTX_check_private_key accepts a foreign ECC key, and danced would
+ * then start (or reload) fine and fail every handshake.  ~1-2 ms, at start
+ * and reload only. */
+static int self_test_handshake(tls_ctx_t *t, char *err, size_t err_cap)
+{
+    int rc = DN_ETLS;
+    WOLFSSL_CTX *cctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
+    tls_conn_t *srv = NULL, *cli = NULL;
+    if (!cctx) {
+        snprintf(err, err_cap, "cannot create the test client");
+        return DN_ENOMEM;
+    }
+    wolfSSL_CTX_set_verify(cctx, WOLFSSL_VERIFY_NONE, NULL); /* the chain is not the question; the signature is */
+    wolfSSL_CTX_SetIORecv(cctx, io_recv);
+    wolfSSL_CTX_SetIOSend(cctx, io_send);
+    srv = tls_conn_new(t);
+    cli = conn_new(cctx);
+    if (!srv || !cli) {
+        snprintf(err, err_cap, "out of memory");
+        rc = DN_ENOMEM;
+        goto out;
+    }
+    bool srv_done = false;
+    for (int round = 0; round < 16; round++) {
+        int c = wolfSSL_connect(cli->ssl);
+        if (c != WOLFSSL_SUCCESS) {
+            int e = wolfSSL_get_error(cli->ssl, c);
+            if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) {
+                snprintf(err, err_cap, "a test handshake fails: %s", tls_error_string(e));
+                goto out;
+            }
+        } else if (srv_done) {
+            rc = DN_OK;
+            goto out;
+        }
+        if (pass_output(cli, srv) != DN_OK)
+            goto out;
+        if (!srv_done) {
+            int s = tls_conn_handshake(srv);
+            if (s == DN_OK) {
+                srv_done = true;
+            } else if (s != DN_EAGAIN) {
+                snprintf(err, err_cap, "a test handshake fails: %s", tls_conn_error(srv));
+                goto out;
+            }
+        }
+        if (pass_output(srv, cli) != DN_OK)
+            goto out;
+        if (c == WOLFSSL_SUCCESS && srv_done) {
+            rc = DN_OK;
+            goto out;
+        }
+    }
+    snprintf(err, err_cap, "a test handshake did not complete");
+out:
+    tls_conn_free(cli);
+    tls_conn_free(srv);
+    wolfSSL_CTX_free(cctx);
+    return rc;
 }
 
 tls_conn_t *tls_conn_new(tls_ctx_t *t)

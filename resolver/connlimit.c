@@ -38,6 +38,12 @@ connlimit_t *connlimit_new(uint32_t per_ip, uint32_t per_prefix)
     return cl;
 }
 
+void connlimit_set_limits(connlimit_t *cl, uint32_t per_ip, uint32_t per_prefix)
+{
+    cl->per_ip = per_ip;
+    cl->per_prefix = per_prefix;
+}
+
 void connlimit_free(connlimit_t *cl)
 {
     if (!cl)

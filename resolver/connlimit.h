@@ -24,6 +24,9 @@ typedef enum { CONNLIMIT_OK = 0, CONNLIMIT_IP, CONNLIMIT_PREFIX, CONNLIMIT_NOMEM
 
 connlimit_t *connlimit_new(uint32_t per_ip, uint32_t per_prefix);
 void connlimit_free(connlimit_t *cl);
+/* New caps (a reload): they apply to the next acquire; counts are kept, so
+ * a source already above a lowered cap keeps its connections. */
+void connlimit_set_limits(connlimit_t *cl, uint32_t per_ip, uint32_t per_prefix);
 /* From a socket address; false for other families. */
 bool connlimit_addr_from_sockaddr(const struct sockaddr *sa, connlimit_addr_t *out);
 connlimit_result_t connlimit_acquire(connlimit_t *cl, const connlimit_addr_t *a);

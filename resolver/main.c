@@ -79,7 +79,7 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     if (signum == SIGHUP) {
-        LOG(LOG_WARN, 0, "SIGHUP: configuration reload is not implemented yet; keeping the running configuration");
+        (void)server_reload(&srv);
         return;
     }
     LOG(LOG_INFO, 0, "signal %d: shutting down", signum);
@@ -146,6 +146,17 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check_only) {
+        /* As at start: every listener's certificate and key must make a
+         * working TLS context (runtime_new proves each pair with a handshake). */
+        runtime_t *probe = tls_global_init() == DN_OK ? runtime_new(cfg, cfg, 1, err, sizeof err) : NULL;
+        if (!probe) {
+            fprintf(stderr, "danced: %s: %s\n", config_path, err);
+            config_free(cfg);
+            tls_global_cleanup();
+            return 1;
+        }
+        runtime_unref(probe);
+        tls_global_cleanup();
         printf("%s: configuration is valid\n", config_path);
         config_free(cfg);
         return 0;
@@ -161,36 +172,18 @@ int main(int argc, char **argv)
     }
     srv.n_listeners = cfg->n_listeners;
     srv.listeners = calloc(cfg->n_listeners, sizeof *srv.listeners);
-    for (unsigned i = 0; i < cfg->n_listeners; i++) {
-        const config_listener_t *lc = &cfg->listeners[i];
-        tls_server_opts_t to = {
-            .cert_file = lc->certificate,
-            .key_file = lc->key,
-            .min_version = lc->tls_min_version,
-            .client_auth = (tls_client_auth_t)lc->client_auth,
-            .tickets = lc->tickets,
-        };
-        srv.listeners[i].cfg = lc;
-        srv.listeners[i].index = i;
-        if (tls_ctx_new_server(&to, &srv.listeners[i].tls, err, sizeof err) != DN_OK) {
-            LOG(LOG_ERROR, 0, "listener %s: %s", lc->name, err);
-            return 1;
-        }
-    }
-    uv_mutex_init(&srv.limit_lock);
-    srv.connlimit = connlimit_new(cfg->limits.max_connections_per_ip, cfg->limits.max_connections_per_prefix);
-    if (!srv.connlimit)
+    if (!srv.listeners || server_limits_init(&srv, &cfg->limits) != DN_OK)
         return 1;
-    if (cfg->limits.suspect_failures > 0) {
-        reputation_limits_t rl = {
-            .suspect_failures = cfg->limits.suspect_failures,
-            .handshakes_per_second = cfg->limits.suspect_handshake_rate,
-            .max_prefixes = 65536,
-        };
-        srv.reputation = reputation_new(&rl);
-        if (!srv.reputation)
-            return 1;
+    for (unsigned i = 0; i < cfg->n_listeners; i++) {
+        srv.listeners[i].cfg = &cfg->listeners[i];
+        srv.listeners[i].index = i;
     }
+    runtime_t *rt = runtime_new(cfg, cfg, 1, err, sizeof err);
+    if (!rt) {
+        LOG(LOG_ERROR, 0, "%s", err);
+        return 1;
+    }
+    (void)server_install_runtime(&srv, rt);
     if (listeners_need_validator(cfg)) {
         if (dane_validator_start(cfg, &srv.validator, err, sizeof err) != DN_OK) {
             LOG(LOG_ERROR, 0, "DANE validator: %s", err);
@@ -261,8 +254,8 @@ int main(int argc, char **argv)
     }
     free(srv.workers);
     dump_counters();
-    for (unsigned i = 0; i < srv.n_listeners; i++)
-        tls_ctx_free(srv.listeners[i].tls);
+    /* Every session has dropped its reference: this frees the TLS contexts. */
+    runtime_unref(server_install_runtime(&srv, NULL));
     free(srv.listeners);
     connlimit_free(srv.connlimit);
     reputation_free(srv.reputation);

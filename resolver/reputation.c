@@ -24,6 +24,7 @@ typedef struct {
 } rep_entry_t;
 
 struct reputation {
+    bool off;
     rep_entry_t *slots;
     size_t cap; /* power of two, >= 2 * max */
     size_t used;
@@ -35,9 +36,20 @@ struct reputation {
     bool purged_once;
 };
 
+static void apply_limits(reputation_t *r, const reputation_limits_t *limits)
+{
+    uint32_t rate = limits->handshakes_per_second ? limits->handshakes_per_second : 1;
+    r->off = limits->suspect_failures == 0;
+    r->threshold = (double)limits->suspect_failures;
+    r->rate_per_ms = (double)rate / 1000.0;
+    /* A quarter second's worth at once: a suspect prefix cannot save up a
+     * burst that would stall honest handshakes queued behind it. */
+    r->burst = rate >= 4 ? (double)rate / 4.0 : 1.0;
+}
+
 reputation_t *reputation_new(const reputation_limits_t *limits)
 {
-    if (!limits || limits->suspect_failures == 0)
+    if (!limits)
         return NULL;
     reputation_t *r = calloc(1, sizeof *r);
     if (!r)
@@ -51,13 +63,32 @@ reputation_t *reputation_new(const reputation_limits_t *limits)
         free(r);
         return NULL;
     }
-    uint32_t rate = limits->handshakes_per_second ? limits->handshakes_per_second : 1;
-    r->threshold = (double)limits->suspect_failures;
-    r->rate_per_ms = (double)rate / 1000.0;
-    /* A quarter second's worth at once: a suspect prefix cannot save up a
-     * burst that would stall honest handshakes queued behind it. */
-    r->burst = rate >= 4 ? (double)rate / 4.0 : 1.0;
+    apply_limits(r, limits);
     return r;
+}
+
+void reputation_set_limits(reputation_t *r, const reputation_limits_t *limits)
+{
+    if (!r)
+        return;
+    apply_limits(r, limits);
+    if (r->off) {
+        memset(r->slots, 0, r->cap * sizeof *r->slots);
+        r->used = 0;
+        return;
+    }
+    for (size_t i = 0; i < r->cap; i++) {
+        rep_entry_t *e = &r->slots[i];
+        if (!e->used)
+            continue;
+        if (e->suspect && e->tokens > r->burst)
+            e->tokens = r->burst;
+        if (!e->suspect && e->score >= r->threshold) {
+            e->suspect = true; /* judged by the new threshold (decay comes at the next look) */
+            e->tokens = 0.0;
+            e->tokens_ms = e->score_ms;
+        }
+    }
 }
 
 void reputation_free(reputation_t *r)
@@ -151,7 +182,7 @@ static void purge(reputation_t *r, uint64_t now_ms)
 
 bool reputation_strike(reputation_t *r, const connlimit_addr_t *a, uint64_t now_ms)
 {
-    if (!r)
+    if (!r || r->off)
         return false;
     rep_entry_t k;
     make_key(a, &k);
@@ -189,7 +220,7 @@ static rep_entry_t *current(reputation_t *r, const connlimit_addr_t *a, uint64_t
 
 reputation_admit_t reputation_admit(reputation_t *r, const connlimit_addr_t *a, uint64_t now_ms)
 {
-    rep_entry_t *e = r ? current(r, a, now_ms) : NULL;
+    rep_entry_t *e = r && !r->off ? current(r, a, now_ms) : NULL;
     if (!e || !e->suspect)
         return REPUTATION_ADMIT;
     if (now_ms > e->tokens_ms) {
@@ -207,7 +238,7 @@ reputation_admit_t reputation_admit(reputation_t *r, const connlimit_addr_t *a, 
 
 bool reputation_is_suspect(reputation_t *r, const connlimit_addr_t *a, uint64_t now_ms)
 {
-    rep_entry_t *e = r ? current(r, a, now_ms) : NULL;
+    rep_entry_t *e = r && !r->off ? current(r, a, now_ms) : NULL;
     return e && e->suspect;
 }
 

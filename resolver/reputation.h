@@ -48,9 +48,14 @@ typedef enum {
     REPUTATION_WAIT,         /* suspect, no token now */
 } reputation_admit_t;
 
-/* NULL when out of memory or when limits->suspect_failures == 0 (off: the
- * functions below accept NULL and then admit everything). */
+/* NULL when out of memory.  suspect_failures == 0 makes an object that is
+ * off (no strikes kept, everything admitted) until reputation_set_limits
+ * turns it on.  The functions below also accept NULL: off. */
 reputation_t *reputation_new(const reputation_limits_t *limits);
+/* New threshold and rate (a reload).  Scores are kept; prefixes are judged
+ * by the new threshold from now on; turning it off forgets everything.
+ * max_prefixes is fixed at creation. */
+void reputation_set_limits(reputation_t *r, const reputation_limits_t *limits);
 void reputation_free(reputation_t *r);
 
 /* A connection from `a` ended without being served.  Returns true when this

@@ -22,6 +22,7 @@
 #include "resolver/connlimit.h"
 #include "resolver/pipeline.h"
 #include "resolver/reputation.h"
+#include "resolver/runtime.h"
 #include "core/upstream.h"
 
 typedef struct server server_t;
@@ -29,8 +30,7 @@ typedef struct worker worker_t;
 typedef struct session session_t;
 
 typedef struct {
-    const config_listener_t *cfg;
-    tls_ctx_t *tls;
+    const config_listener_t *cfg; /* the listener as started; its TLS context is in server.rt */
     unsigned index;
 } listener_rt_t;
 
@@ -71,19 +71,41 @@ struct worker {
 };
 
 struct server {
-    config_t *cfg;
+    config_t *cfg;               /* as started: what needs a restart to change is read here */
     listener_rt_t *listeners;
     unsigned n_listeners;
     worker_t **workers;
     unsigned n_workers;
     uv_mutex_t limit_lock;
     connlimit_t *connlimit;
-    reputation_t *reputation;    /* NULL when limits.suspect-failures is 0 */
+    reputation_t *reputation;    /* off while limits.suspect-failures is 0 */
+    runtime_t *rt;               /* limits and TLS contexts now (reload swaps it under limit_lock) */
     dane_validator_t *validator; /* NULL when no listener authenticates clients */
     /* Process-wide counts checked without the lock on hot paths. */
     atomic_uint connections;
     atomic_uint handshakes;
+    /* Copies of rt values read on hot paths without the lock. */
+    atomic_uint max_connections;
+    atomic_bool suspect_on;
 };
+
+/* Prefixes the reputation table tracks at most (resolver/reputation.h). */
+#define SERVER_MAX_TRACKED_PREFIXES 65536
+
+/* Server-wide limit state (server.c): the lock, connection counts, the
+ * reputation table, from the limits at start.  DN_OK or DN_ENOMEM. */
+int server_limits_init(server_t *srv, const config_limits_t *limits);
+/* The current runtime, with a reference for the caller (runtime_unref). */
+runtime_t *server_runtime(server_t *srv);
+/* Make rt current (taking over the caller's reference; NULL at exit) and apply its limits
+ * to the connection counts and the reputation table.  Returns the runtime it
+ * replaced (the caller unrefs it; NULL at start). */
+runtime_t *server_install_runtime(server_t *srv, runtime_t *rt);
+/* SIGHUP, on the main thread: load srv->cfg->path again.  An invalid file
+ * changes nothing (logged with file:line: key, counted).  Otherwise the
+ * log level, limits, and listeners' certificates and keys apply to new
+ * connections; keys that need a restart are named in one warning. */
+int server_reload(server_t *srv);
 
 /* Worker life (worker.c). */
 int worker_start(worker_t *w, server_t *srv, unsigned id);

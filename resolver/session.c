@@ -59,6 +59,7 @@ struct session {
     unsigned in_flight;
     pending_query_t *pending;
     dane_auth_request_t *auth;
+    runtime_t *rt; /* the limits and TLS context this connection was accepted with (a reference) */
     /* Identity: NULL = anonymous.  The policy layer maps it to a tier. */
     char *identity;
     uint32_t view; /* answer cache view; 0 until policy tiers exist */
@@ -85,7 +86,7 @@ static inline session_t *from_stream(stream_t *st)
 
 static const config_limits_t *limits(const session_t *s)
 {
-    return &s->w->srv->cfg->limits;
+    return &s->rt->limits;
 }
 
 static void enter_refusing(session_t *s, dane_why_t why, const char *detail);
@@ -640,8 +641,9 @@ bool session_shed_oldest(worker_t *w, bool handshakes_only, const session_t *exc
 static int take_handshake_slot(session_t *s)
 {
     server_t *srv = s->w->srv;
+    uint32_t max_handshakes = limits(s)->max_handshakes;
     unsigned now = atomic_fetch_add(&srv->handshakes, 1) + 1;
-    if (now > srv->cfg->limits.max_handshakes) {
+    if (now > max_handshakes) {
         atomic_fetch_sub(&srv->handshakes, 1);
         metrics_inc(M_conn_limit_handshakes);
         /* Make room by shedding this worker's oldest handshake: an honest
@@ -650,7 +652,7 @@ static int take_handshake_slot(session_t *s)
         if (!session_shed_oldest(s->w, true, s))
             return -1;
         now = atomic_fetch_add(&srv->handshakes, 1) + 1;
-        if (now > srv->cfg->limits.max_handshakes) {
+        if (now > max_handshakes) {
             atomic_fetch_sub(&srv->handshakes, 1);
             return -1;
         }
@@ -745,7 +747,7 @@ static int on_tls_start(stream_t *st)
 {
     session_t *s = from_stream(st);
     server_t *srv = s->w->srv;
-    if (srv->reputation) {
+    if (atomic_load_explicit(&srv->suspect_on, memory_order_relaxed)) {
         uv_mutex_lock(&srv->limit_lock);
         reputation_admit_t ra = reputation_admit(srv->reputation, &s->peer, mono_ms());
         uv_mutex_unlock(&srv->limit_lock);
@@ -804,8 +806,7 @@ static void strike(session_t *s)
         LOG(LOG_WARN, 0,
             "source prefix %s is suspect: %u or more of its connections ended unserved (decaying, half-life %u s); "
             "its new handshakes are limited to %u/s",
-            pfx, srv->cfg->limits.suspect_failures, REPUTATION_HALF_LIFE_MS / 1000,
-            srv->cfg->limits.suspect_handshake_rate);
+            pfx, limits(s)->suspect_failures, REPUTATION_HALF_LIFE_MS / 1000, limits(s)->suspect_handshake_rate);
     }
 }
 
@@ -822,7 +823,8 @@ static void on_closed(stream_t *st, stream_close_reason_t reason)
     }
     release_handshake(s);
     waiting_remove(s);
-    if (s->counted_limits && !s->served && w->srv->reputation && !suspect_exempt(&w->srv->cfg->limits, &s->peer))
+    if (s->counted_limits && !s->served && atomic_load_explicit(&w->srv->suspect_on, memory_order_relaxed) &&
+        !suspect_exempt(limits(s), &s->peer))
         strike(s);
     while (s->pending)
         upstream_cancel(s->pending->uq); /* callbacks unlink and free */
@@ -841,6 +843,7 @@ static void on_closed(stream_t *st, stream_close_reason_t reason)
         metrics_gauge_add(G_connections, -1);
     }
     metrics_inc(M_conn_closed);
+    runtime_unref(s->rt);
     free(s->identity);
     free(s);
     worker_connection_released(w);
@@ -870,14 +873,15 @@ static void format_peer(const struct sockaddr_storage *ss, char *buf, size_t cap
 session_t *session_accept(worker_t *w, worker_listener_t *wl)
 {
     server_t *srv = w->srv;
-    const config_limits_t *lim = &srv->cfg->limits;
     session_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->w = w;
     s->wl = wl;
     s->state = SESS_HANDSHAKING;
-    if (stream_init(&s->stream, &w->sl, wl->lst->tls, &session_cbs, s, lim->max_output_bytes,
+    s->rt = server_runtime(srv); /* released in on_closed, which every path below ends in */
+    const config_limits_t *lim = &s->rt->limits;
+    if (stream_init(&s->stream, &w->sl, s->rt->tls[wl->lst->index], &session_cbs, s, lim->max_output_bytes,
                     ((uint64_t)w->id << 48) | ++w->next_conn_id) != DN_OK) {
         /* Handles that were initialised must be closed; on_closed frees s. */
         s->next = w->sessions;

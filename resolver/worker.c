@@ -20,7 +20,7 @@
 
 static bool at_connection_cap(worker_t *w)
 {
-    return atomic_load(&w->srv->connections) >= w->srv->cfg->limits.max_connections;
+    return atomic_load(&w->srv->connections) >= atomic_load(&w->srv->max_connections);
 }
 
 static void accept_retry_cb(uv_timer_t *t);
@@ -34,7 +34,7 @@ static void accept_one(worker_listener_t *wl)
             metrics_inc(M_accept_paused);
             metrics_inc(M_conn_limit_total);
             LOG(LOG_WARN, 0, "listener %s: connection limit %u reached, accepting paused", wl->lst->cfg->name,
-                w->srv->cfg->limits.max_connections);
+                atomic_load(&w->srv->max_connections));
         }
         /* Under pressure make room by shedding the oldest unauthenticated
          * connection; its close resumes accepting (worker_connection_released). */

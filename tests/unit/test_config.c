@@ -318,6 +318,62 @@ static void test_cidr(void **state)
         assert_int_equal(config_parse_cidr(bad[i], &c), DN_EINVAL);
 }
 
+static unsigned changes(const char *a_yaml, const char *b_yaml, char *out, size_t cap)
+{
+    config_t *a = NULL, *b = NULL;
+    char err[512];
+    assert_int_equal(load(a_yaml, &a, err, sizeof err), DN_OK);
+    assert_int_equal(load(b_yaml, &b, err, sizeof err), DN_OK);
+    unsigned n = config_restart_changes(a, b, out, cap);
+    config_free(a);
+    config_free(b);
+    return n;
+}
+
+static void test_restart_changes(void **state)
+{
+    (void)state;
+    char out[256];
+    /* Reloadable: log level, limits, certificate and key. */
+    assert_int_equal(changes(LISTENER, LISTENER, out, sizeof out), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(changes(LISTENER "server:\n  log-level: warn\nlimits:\n  max-connections: 5\n"
+                             "  suspect-exempt: [10.0.0.0/8]\n",
+                             LISTENER "server:\n  log-level: debug\nlimits:\n  max-connections: 7\n", out,
+                             sizeof out),
+                     0);
+    const char *other_cert = "listeners:\n  - name: dot\n    address: 127.0.0.1\n    certificate: new.crt\n"
+                             "    key: new.key\n";
+    assert_int_equal(changes(LISTENER, other_cert, out, sizeof out), 0);
+    /* Not reloadable: named, one by one. */
+    assert_int_equal(changes(LISTENER, LISTENER "server:\n  workers: 3\n", out, sizeof out), 1);
+    assert_string_equal(out, "server.workers");
+    const char *moved = "listeners:\n  - name: dot\n    address: ::1\n    port: 8853\n    certificate: server.crt\n"
+                        "    key: server.key\n    client-auth: require\n";
+    /* client-auth forces tickets off: a fourth difference */
+    assert_int_equal(changes(LISTENER, moved, out, sizeof out), 4);
+    assert_string_equal(out, "listeners[0].address, listeners[0].port, listeners[0].client-auth, "
+                             "listeners[0].tickets");
+    assert_int_equal(changes(LISTENER, LISTENER "resolver:\n  query-timeout-ms: 99\n", out, sizeof out), 1);
+    assert_string_equal(out, "resolver");
+    assert_int_equal(changes(LISTENER, LISTENER "resolver:\n  stub-zones:\n    - zone: a.example\n"
+                                                "      addresses: [\"::1\"]\n", out, sizeof out), 1);
+    assert_int_equal(changes(LISTENER, LISTENER "dane:\n  allow: [corp.example]\n", out, sizeof out), 1);
+    assert_string_equal(out, "dane");
+    assert_int_equal(changes(LISTENER, LISTENER "cache:\n  max-ttl: 60\n", out, sizeof out), 1);
+    assert_string_equal(out, "cache");
+    assert_int_equal(changes(LISTENER, LISTENER "server:\n  counters-file: /tmp/c\n", out, sizeof out), 1);
+    const char *two = LISTENER "  - name: two\n    address: 127.0.0.2\n    certificate: a\n    key: b\n";
+    assert_int_equal(changes(LISTENER, two, out, sizeof out), 1);
+    assert_string_equal(out, "listeners (added or removed)");
+    /* A small buffer is truncated, never overrun; the count stays exact. */
+    char tiny[20];
+    assert_int_equal(changes(LISTENER, moved, tiny, sizeof tiny), 4);
+    assert_true(strlen(tiny) < sizeof tiny);
+    assert_non_null(strstr(tiny, "..."));
+    assert_int_equal(changes(LISTENER, moved, NULL, 0), 4);
+}
+
 /* One bad input and the pieces its message must contain. */
 typedef struct {
     const char *yaml;
@@ -724,6 +780,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_file_errors, tmp_setup, tmp_teardown),
         cmocka_unit_test(test_helpers),
         cmocka_unit_test(test_cidr),
+        cmocka_unit_test(test_restart_changes),
         cmocka_unit_test(test_corpus_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,13 +44,17 @@ static void test_off_admits_everything(void **state)
     (void)state;
     reputation_limits_t l = {.suspect_failures = 0, .handshakes_per_second = 10, .max_prefixes = 100};
     reputation_t *r = reputation_new(&l);
-    assert_null(r);
+    assert_non_null(r);
     connlimit_addr_t a = v4("192.0.2.1");
     for (int i = 0; i < 1000; i++)
         assert_false(reputation_strike(r, &a, 1000));
     assert_int_equal(reputation_admit(r, &a, 1000), REPUTATION_ADMIT);
     assert_false(reputation_is_suspect(r, &a, 1000));
+    assert_int_equal(reputation_tracked(r), 0);
     reputation_free(r);
+    /* NULL is off too. */
+    assert_false(reputation_strike(NULL, &a, 1000));
+    assert_int_equal(reputation_admit(NULL, &a, 1000), REPUTATION_ADMIT);
 }
 
 static void test_suspect_at_threshold_then_tokens(void **state)
@@ -182,6 +186,32 @@ static void test_suspect_entries_survive_purge(void **state)
     reputation_free(r);
 }
 
+static void test_set_limits(void **state)
+{
+    (void)state;
+    reputation_t *r = make(100, 10, 100);
+    connlimit_addr_t a = v4("192.0.2.1");
+    for (int i = 0; i < 20; i++)
+        (void)reputation_strike(r, &a, 1000);
+    assert_false(reputation_is_suspect(r, &a, 1000));
+    /* Lowered threshold: the prefix's 20 strikes now make it suspect. */
+    reputation_limits_t lower = {.suspect_failures = 10, .handshakes_per_second = 10, .max_prefixes = 100};
+    reputation_set_limits(r, &lower);
+    assert_true(reputation_is_suspect(r, &a, 1000));
+    assert_int_equal(reputation_admit(r, &a, 1000), REPUTATION_WAIT);
+    /* Off: everything forgotten and admitted; on again: starts from nothing. */
+    reputation_limits_t off = {.suspect_failures = 0, .handshakes_per_second = 10, .max_prefixes = 100};
+    reputation_set_limits(r, &off);
+    assert_int_equal(reputation_admit(r, &a, 1000), REPUTATION_ADMIT);
+    assert_int_equal(reputation_tracked(r), 0);
+    reputation_set_limits(r, &lower);
+    assert_false(reputation_is_suspect(r, &a, 1000));
+    for (int i = 0; i < 10; i++)
+        (void)reputation_strike(r, &a, 2000);
+    assert_true(reputation_is_suspect(r, &a, 2000));
+    reputation_free(r);
+}
+
 static void test_prefix_text(void **state)
 {
     (void)state;
@@ -204,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_decay_and_hysteresis),
         cmocka_unit_test(test_table_bound_and_purge),
         cmocka_unit_test(test_suspect_entries_survive_purge),
+        cmocka_unit_test(test_set_limits),
         cmocka_unit_test(test_prefix_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
