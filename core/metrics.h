@@ -30,7 +30,8 @@
     X(auth_reason_pkix) X(auth_reason_deadline) X(tlsa_lookups) X(tlsa_coalesced)   \
     X(tlsa_queued) X(verdict_cache_hits) X(verdict_cache_misses)                   \
     X(unserved_strikes) X(suspect_prefixes_flagged) X(handshake_throttled)          \
-    X(handshake_throttle_timeout) X(config_reloads) X(config_reload_failed)
+    X(handshake_throttle_timeout) X(handshake_good_address) X(config_reloads)      \
+    X(config_reload_failed)
 
 #define METRICS_GAUGES(X)                                                           \
     X(connections) X(handshakes) X(auth_pending) X(tlsa_in_flight) X(tlsa_queue_len) \

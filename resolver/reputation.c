@@ -1,6 +1,8 @@
-/* resolver/reputation.c — open-addressing table of per-prefix failure scores
- * with a token bucket each.  Entries are never deleted one by one: when the
- * table is full it is rebuilt without the entries that have decayed away. */
+/* resolver/reputation.c — two open-addressing tables: per-prefix failure
+ * scores with a token bucket each, and per-address served/failed scores (for
+ * addresses that have been served).  Entries are never deleted one by one:
+ * when a table is full it is rebuilt without the entries that have decayed
+ * away. */
 #include "reputation.h"
 
 #include <arpa/inet.h>
@@ -14,26 +16,32 @@
 
 typedef struct {
     bool used;
-    bool suspect;
+    bool suspect;       /* prefixes */
     uint8_t family;
-    uint8_t prefix[7]; /* IPv4: 3 bytes (/24), IPv6: 7 bytes (/56) */
-    uint64_t score_ms; /* time of `score` */
-    double score;
+    uint8_t addr[16];   /* a prefix: /24 or /56, the rest zero; an address: all of it */
+    uint64_t score_ms;  /* time of `score` and `served` */
+    double score;       /* strikes, decaying */
+    double served;      /* addresses: connections served, decaying */
     uint64_t tokens_ms; /* time of `tokens` */
     double tokens;
 } rep_entry_t;
 
-struct reputation {
-    bool off;
+typedef struct {
     rep_entry_t *slots;
     size_t cap; /* power of two, >= 2 * max */
     size_t used;
     size_t max;
+    uint64_t last_purge_ms;
+    bool purged_once;
+} rep_table_t;
+
+struct reputation {
+    bool off;
+    rep_table_t prefixes;
+    rep_table_t addresses; /* only addresses that were served: a flood of new addresses cannot fill it */
     double threshold;
     double rate_per_ms;
     double burst;
-    uint64_t last_purge_ms;
-    bool purged_once;
 };
 
 static void apply_limits(reputation_t *r, const reputation_limits_t *limits)
@@ -47,6 +55,22 @@ static void apply_limits(reputation_t *r, const reputation_limits_t *limits)
     r->burst = rate >= 4 ? (double)rate / 4.0 : 1.0;
 }
 
+static bool table_init(rep_table_t *t, size_t max)
+{
+    t->max = max < 16 ? 16 : max;
+    t->cap = 32;
+    while (t->cap < 2 * t->max)
+        t->cap *= 2;
+    t->slots = calloc(t->cap, sizeof *t->slots);
+    return t->slots != NULL;
+}
+
+static void table_clear(rep_table_t *t)
+{
+    memset(t->slots, 0, t->cap * sizeof *t->slots);
+    t->used = 0;
+}
+
 reputation_t *reputation_new(const reputation_limits_t *limits)
 {
     if (!limits)
@@ -54,17 +78,137 @@ reputation_t *reputation_new(const reputation_limits_t *limits)
     reputation_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->max = limits->max_prefixes < 16 ? 16 : limits->max_prefixes;
-    r->cap = 32;
-    while (r->cap < 2 * r->max)
-        r->cap *= 2;
-    r->slots = calloc(r->cap, sizeof *r->slots);
-    if (!r->slots) {
-        free(r);
+    if (!table_init(&r->prefixes, limits->max_prefixes) || !table_init(&r->addresses, limits->max_prefixes)) {
+        reputation_free(r);
         return NULL;
     }
     apply_limits(r, limits);
     return r;
+}
+
+void reputation_free(reputation_t *r)
+{
+    if (!r)
+        return;
+    free(r->prefixes.slots);
+    free(r->addresses.slots);
+    free(r);
+}
+
+static void make_key(const connlimit_addr_t *a, bool prefix, rep_entry_t *k)
+{
+    memset(k, 0, sizeof *k);
+    k->family = a->family;
+    size_t keep = a->family == AF_INET ? (prefix ? 3 : 4) : (prefix ? 7 : 16);
+    memcpy(k->addr, a->addr, keep);
+}
+
+static size_t hash_key(const rep_entry_t *k)
+{
+    uint64_t h = 1469598103934665603ull ^ k->family;
+    for (size_t i = 0; i < sizeof k->addr; i++) {
+        h ^= k->addr[i];
+        h *= 1099511628211ull;
+    }
+    return (size_t)(h ^ (h >> 31));
+}
+
+static bool same_key(const rep_entry_t *a, const rep_entry_t *b)
+{
+    return a->family == b->family && memcmp(a->addr, b->addr, sizeof a->addr) == 0;
+}
+
+static rep_entry_t *find(const rep_table_t *t, const rep_entry_t *k)
+{
+    size_t mask = t->cap - 1;
+    for (size_t i = hash_key(k) & mask;; i = (i + 1) & mask) {
+        rep_entry_t *e = &t->slots[i];
+        if (!e->used)
+            return NULL;
+        if (same_key(e, k))
+            return e;
+    }
+}
+
+static rep_entry_t *place(rep_table_t *t, const rep_entry_t *e)
+{
+    size_t mask = t->cap - 1;
+    size_t i = hash_key(e) & mask;
+    while (t->slots[i].used)
+        i = (i + 1) & mask;
+    t->slots[i] = *e;
+    t->slots[i].used = true;
+    t->used++;
+    return &t->slots[i];
+}
+
+/* Bring the scores to `now` (exponential decay) and end suspicion once the
+ * strikes have decayed below half the threshold. */
+static void decay(const reputation_t *r, rep_entry_t *e, uint64_t now_ms)
+{
+    if (now_ms > e->score_ms) {
+        double halves = (double)(now_ms - e->score_ms) / (double)REPUTATION_HALF_LIFE_MS;
+        double f = halves > 64 ? 0.0 : exp2(-halves);
+        e->score *= f;
+        e->served *= f;
+        e->score_ms = now_ms;
+    }
+    if (e->suspect && e->score < r->threshold / 2)
+        e->suspect = false;
+}
+
+static bool worth_keeping(const rep_entry_t *e)
+{
+    return e->suspect || e->score >= 1.0 || e->served >= 1.0;
+}
+
+/* Rebuild the table without entries that no longer matter. */
+static void purge(const reputation_t *r, rep_table_t *t, uint64_t now_ms)
+{
+    rep_entry_t *old = t->slots;
+    rep_entry_t *fresh = calloc(t->cap, sizeof *fresh);
+    t->last_purge_ms = now_ms;
+    t->purged_once = true;
+    if (!fresh)
+        return;
+    t->slots = fresh;
+    t->used = 0;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!old[i].used)
+            continue;
+        decay(r, &old[i], now_ms);
+        if (worth_keeping(&old[i]))
+            (void)place(t, &old[i]);
+    }
+    free(old);
+}
+
+/* The entry for key k, brought to now; inserted when absent and `create`
+ * (NULL when the table is full of live entries). */
+static rep_entry_t *lookup(const reputation_t *r, rep_table_t *t, const rep_entry_t *k, bool create,
+                           uint64_t now_ms)
+{
+    rep_entry_t *e = find(t, k);
+    if (!e) {
+        if (!create)
+            return NULL;
+        if (t->used >= t->max && (!t->purged_once || now_ms - t->last_purge_ms >= PURGE_INTERVAL_MS))
+            purge(r, t, now_ms);
+        if (t->used >= t->max)
+            return NULL;
+        rep_entry_t fresh = *k;
+        fresh.score_ms = now_ms;
+        e = place(t, &fresh);
+    }
+    decay(r, e, now_ms);
+    return e;
+}
+
+static rep_entry_t *entry(reputation_t *r, const connlimit_addr_t *a, bool prefix, bool create, uint64_t now_ms)
+{
+    rep_entry_t k;
+    make_key(a, prefix, &k);
+    return lookup(r, prefix ? &r->prefixes : &r->addresses, &k, create, now_ms);
 }
 
 void reputation_set_limits(reputation_t *r, const reputation_limits_t *limits)
@@ -73,12 +217,12 @@ void reputation_set_limits(reputation_t *r, const reputation_limits_t *limits)
         return;
     apply_limits(r, limits);
     if (r->off) {
-        memset(r->slots, 0, r->cap * sizeof *r->slots);
-        r->used = 0;
+        table_clear(&r->prefixes);
+        table_clear(&r->addresses);
         return;
     }
-    for (size_t i = 0; i < r->cap; i++) {
-        rep_entry_t *e = &r->slots[i];
+    for (size_t i = 0; i < r->prefixes.cap; i++) {
+        rep_entry_t *e = &r->prefixes.slots[i];
         if (!e->used)
             continue;
         if (e->suspect && e->tokens > r->burst)
@@ -91,111 +235,18 @@ void reputation_set_limits(reputation_t *r, const reputation_limits_t *limits)
     }
 }
 
-void reputation_free(reputation_t *r)
-{
-    if (!r)
-        return;
-    free(r->slots);
-    free(r);
-}
-
-static void make_key(const connlimit_addr_t *a, rep_entry_t *k)
-{
-    memset(k, 0, sizeof *k);
-    k->family = a->family;
-    memcpy(k->prefix, a->addr, a->family == AF_INET ? 3 : 7);
-}
-
-static size_t hash_key(const rep_entry_t *k)
-{
-    uint64_t h = 1469598103934665603ull ^ k->family;
-    for (size_t i = 0; i < sizeof k->prefix; i++) {
-        h ^= k->prefix[i];
-        h *= 1099511628211ull;
-    }
-    return (size_t)(h ^ (h >> 31));
-}
-
-static bool same_key(const rep_entry_t *a, const rep_entry_t *b)
-{
-    return a->family == b->family && memcmp(a->prefix, b->prefix, sizeof a->prefix) == 0;
-}
-
-static rep_entry_t *find(const reputation_t *r, const rep_entry_t *k)
-{
-    size_t mask = r->cap - 1;
-    for (size_t i = hash_key(k) & mask;; i = (i + 1) & mask) {
-        rep_entry_t *e = &r->slots[i];
-        if (!e->used)
-            return NULL;
-        if (same_key(e, k))
-            return e;
-    }
-}
-
-static rep_entry_t *place(reputation_t *r, const rep_entry_t *e)
-{
-    size_t mask = r->cap - 1;
-    size_t i = hash_key(e) & mask;
-    while (r->slots[i].used)
-        i = (i + 1) & mask;
-    r->slots[i] = *e;
-    r->slots[i].used = true;
-    r->used++;
-    return &r->slots[i];
-}
-
-/* Bring the score to `now` (exponential decay) and end suspicion once it
- * has decayed below half the threshold. */
-static void decay(const reputation_t *r, rep_entry_t *e, uint64_t now_ms)
-{
-    if (now_ms > e->score_ms) {
-        double halves = (double)(now_ms - e->score_ms) / (double)REPUTATION_HALF_LIFE_MS;
-        e->score = halves > 64 ? 0.0 : e->score * exp2(-halves);
-        e->score_ms = now_ms;
-    }
-    if (e->suspect && e->score < r->threshold / 2)
-        e->suspect = false;
-}
-
-/* Rebuild the table without entries that no longer matter. */
-static void purge(reputation_t *r, uint64_t now_ms)
-{
-    rep_entry_t *old = r->slots;
-    size_t n = r->cap;
-    rep_entry_t *fresh = calloc(n, sizeof *fresh);
-    r->last_purge_ms = now_ms;
-    r->purged_once = true;
-    if (!fresh)
-        return;
-    r->slots = fresh;
-    r->used = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!old[i].used)
-            continue;
-        decay(r, &old[i], now_ms);
-        if (old[i].suspect || old[i].score >= 1.0)
-            (void)place(r, &old[i]);
-    }
-    free(old);
-}
-
 bool reputation_strike(reputation_t *r, const connlimit_addr_t *a, uint64_t now_ms)
 {
     if (!r || r->off)
         return false;
-    rep_entry_t k;
-    make_key(a, &k);
-    rep_entry_t *e = find(r, &k);
-    if (!e) {
-        if (r->used >= r->max && (!r->purged_once || now_ms - r->last_purge_ms >= PURGE_INTERVAL_MS))
-            purge(r, now_ms);
-        if (r->used >= r->max)
-            return false; /* full of live prefixes: this one is not tracked */
-        k.score_ms = now_ms;
-        e = place(r, &k);
-    }
-    decay(r, e, now_ms);
+    /* An address that was served before keeps its own balance; others are
+     * not added (see reputation.h: the address table holds served ones). */
+    rep_entry_t *ae = entry(r, a, false, false, now_ms);
+    if (ae)
+        ae->score += 1.0;
+    rep_entry_t *e = entry(r, a, true, true, now_ms);
+    if (!e)
+        return false; /* full of live prefixes: this one is not tracked */
     e->score += 1.0;
     if (!e->suspect && e->score >= r->threshold) {
         e->suspect = true;
@@ -207,22 +258,26 @@ bool reputation_strike(reputation_t *r, const connlimit_addr_t *a, uint64_t now_
     return false;
 }
 
-/* The entry of a's prefix brought to now, or NULL when not tracked. */
-static rep_entry_t *current(reputation_t *r, const connlimit_addr_t *a, uint64_t now_ms)
+void reputation_served(reputation_t *r, const connlimit_addr_t *a, uint64_t now_ms)
 {
-    rep_entry_t k;
-    make_key(a, &k);
-    rep_entry_t *e = find(r, &k);
-    if (e)
-        decay(r, e, now_ms);
-    return e;
+    if (!r || r->off)
+        return;
+    rep_entry_t *ae = entry(r, a, false, true, now_ms);
+    if (ae)
+        ae->served += 1.0;
 }
 
 reputation_admit_t reputation_admit(reputation_t *r, const connlimit_addr_t *a, uint64_t now_ms)
 {
-    rep_entry_t *e = r && !r->off ? current(r, a, now_ms) : NULL;
+    rep_entry_t *e = r && !r->off ? entry(r, a, true, false, now_ms) : NULL;
     if (!e || !e->suspect)
         return REPUTATION_ADMIT;
+    /* Inside a suspect prefix, an address whose recent connections were
+     * served more often than not goes ahead: a neighbour's flood does not
+     * slow a returning honest client. */
+    rep_entry_t *ae = entry(r, a, false, false, now_ms);
+    if (ae && ae->served >= 1.0 && ae->served > ae->score)
+        return REPUTATION_ADMIT_GOOD_ADDRESS;
     if (now_ms > e->tokens_ms) {
         e->tokens += (double)(now_ms - e->tokens_ms) * r->rate_per_ms;
         if (e->tokens > r->burst)
@@ -238,13 +293,18 @@ reputation_admit_t reputation_admit(reputation_t *r, const connlimit_addr_t *a, 
 
 bool reputation_is_suspect(reputation_t *r, const connlimit_addr_t *a, uint64_t now_ms)
 {
-    rep_entry_t *e = r && !r->off ? current(r, a, now_ms) : NULL;
+    rep_entry_t *e = r && !r->off ? entry(r, a, true, false, now_ms) : NULL;
     return e && e->suspect;
 }
 
 size_t reputation_tracked(const reputation_t *r)
 {
-    return r ? r->used : 0;
+    return r ? r->prefixes.used : 0;
+}
+
+size_t reputation_tracked_addresses(const reputation_t *r)
+{
+    return r ? r->addresses.used : 0;
 }
 
 void reputation_prefix_text(const connlimit_addr_t *a, char *buf, size_t cap)

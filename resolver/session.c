@@ -410,9 +410,17 @@ static void on_message(stream_t *st, const uint8_t *msg, size_t len)
 
 /* ---- authentication ---- */
 
+static uint64_t mono_ms(void);
+
 static void enter_serving(session_t *s)
 {
+    server_t *srv = s->w->srv;
     s->state = SESS_SERVING;
+    if (!s->served && atomic_load_explicit(&srv->suspect_on, memory_order_relaxed)) {
+        uv_mutex_lock(&srv->limit_lock);
+        reputation_served(srv->reputation, &s->peer, mono_ms());
+        uv_mutex_unlock(&srv->limit_lock);
+    }
     s->served = true;
     stream_resume(&s->stream, STREAM_PAUSE_USER);
     arm_idle(s);
@@ -751,6 +759,8 @@ static int on_tls_start(stream_t *st)
         uv_mutex_lock(&srv->limit_lock);
         reputation_admit_t ra = reputation_admit(srv->reputation, &s->peer, mono_ms());
         uv_mutex_unlock(&srv->limit_lock);
+        if (ra == REPUTATION_ADMIT_GOOD_ADDRESS)
+            metrics_inc(M_handshake_good_address);
         if (ra == REPUTATION_WAIT) {
             metrics_inc(M_handshake_throttled);
             LOG(LOG_DEBUG, st->id, "%s: source prefix is suspect: handshake waits for a token", s->peer_text);

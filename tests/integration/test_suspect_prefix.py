@@ -1,7 +1,7 @@
 """Suspect source prefixes (resolver/reputation.h, docs/limits.md): connections that end unserved are strikes
 against their IPv4 /24; a prefix with `limits.suspect-failures` strikes (decaying) gets at most
 `limits.suspect-handshake-rate` new TLS handshakes per second, the others wait holding only their ClientHello.
-Every other prefix is untouched.
+Every other prefix is untouched, and so is an address inside a suspect prefix that was mostly served before.
 
 Real daemon, real TLS clients on loopback: the "bad" prefix is 127.0.3.0/24, the honest one 127.0.0.0/24.
 """
@@ -106,6 +106,35 @@ def test_failing_prefix_is_throttled_and_honest_prefix_is_not(danced_launcher):
     assert c.get("handshakes_waiting", -1) == 0, c
     assert c.get("handshakes_waiting_peak", 0) >= 4, c
     assert "source prefix 127.0.0.0/24" not in d.stderr_text()
+    danced_launcher.stop(d)
+
+
+def test_served_address_inside_a_suspect_prefix_goes_ahead(danced_launcher):
+    """A returning client whose address was served before is not queued behind its /24 neighbours' flood."""
+    d = danced_launcher.start("suspect-good", limits={"suspect-failures": FAILURES, "suspect-handshake-rate": 1,
+                                                      "handshake-timeout-ms": 10000})
+    good = BAD.format(250)
+    for _ in range(2):
+        r = [None]
+        _served_round(d, good, r, 0)
+        assert r[0][1] == "NOERROR", r
+    for i in range(FAILURES + 1):
+        _unserved(d.host, d.port, BAD.format(10 + i))
+    _wait_counter(d, "suspect_prefixes_flagged", 1)
+    fresh_results = [None] * 4
+    fresh = [threading.Thread(target=_served_round, args=(d, BAD.format(100 + i), fresh_results, i)) for i in range(4)]
+    for t in fresh:
+        t.start()
+    time.sleep(0.2)
+    r = [None]
+    _served_round(d, good, r, 0)
+    for t in fresh:
+        t.join(30)
+    assert r[0][1] == "NOERROR" and r[0][0] < 1.0, f"the served address waited: {r}"
+    assert d.counters().get("handshake_good_address", 0) >= 1
+    # Its neighbours without history still wait for tokens (1/s).
+    assert all(x is not None and x[1] == "NOERROR" for x in fresh_results), fresh_results
+    assert max(x[0] for x in fresh_results) >= 2.0, fresh_results
     danced_launcher.stop(d)
 
 

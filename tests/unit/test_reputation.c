@@ -212,6 +212,67 @@ static void test_set_limits(void **state)
     reputation_free(r);
 }
 
+static void test_served_address_goes_ahead_in_a_suspect_prefix(void **state)
+{
+    (void)state;
+    reputation_t *r = make(10, 10, 100);
+    connlimit_addr_t honest = v4("192.0.2.200"), fresh = v4("192.0.2.201"), bad = v4("192.0.2.7");
+    for (int i = 0; i < 3; i++)
+        reputation_served(r, &honest, 1000);
+    for (int i = 0; i < 10; i++)
+        (void)reputation_strike(r, &bad, 1000);
+    assert_true(reputation_is_suspect(r, &honest, 1000));
+    /* The served address goes ahead, without a token; a new one waits. */
+    assert_int_equal(reputation_admit(r, &honest, 1000), REPUTATION_ADMIT_GOOD_ADDRESS);
+    assert_int_equal(reputation_admit(r, &fresh, 1000), REPUTATION_WAIT);
+    assert_int_equal(reputation_admit(r, &bad, 1000), REPUTATION_WAIT);
+    /* Failing addresses are not tracked one by one: only the served one is. */
+    assert_int_equal(reputation_tracked_addresses(r), 1);
+    /* An address that fails more than it is served loses the credit. */
+    for (int i = 0; i < 4; i++)
+        (void)reputation_strike(r, &honest, 1000);
+    assert_int_equal(reputation_admit(r, &honest, 1000), REPUTATION_WAIT);
+    /* Credit decays like strikes: served once, long ago, is no credit. */
+    reputation_t *r2 = make(10, 10, 100);
+    reputation_served(r2, &honest, 1000);
+    for (int i = 0; i < 10; i++)
+        (void)reputation_strike(r2, &bad, 1000 + 4 * REPUTATION_HALF_LIFE_MS);
+    assert_int_equal(reputation_admit(r2, &honest, 1000 + 4 * REPUTATION_HALF_LIFE_MS), REPUTATION_WAIT);
+    reputation_free(r2);
+    reputation_free(r);
+}
+
+static void test_address_table_bound(void **state)
+{
+    (void)state;
+    reputation_t *r = make(3, 10, 16);
+    char ip[32];
+    /* A flood of failing addresses adds nothing to the address table. */
+    for (int i = 0; i < 1000; i++) {
+        snprintf(ip, sizeof ip, "10.9.%d.%d", i / 250, i % 250 + 1);
+        connlimit_addr_t a = v4(ip);
+        (void)reputation_strike(r, &a, 1000);
+    }
+    assert_int_equal(reputation_tracked_addresses(r), 0);
+    /* Served addresses: bounded. */
+    for (int i = 0; i < 100; i++) {
+        snprintf(ip, sizeof ip, "10.8.0.%d", i + 1);
+        connlimit_addr_t a = v4(ip);
+        reputation_served(r, &a, 1000);
+        assert_true(reputation_tracked_addresses(r) <= 16);
+    }
+    /* IPv6 addresses are kept whole (/128), not by prefix. */
+    reputation_t *r6 = make(3, 10, 100);
+    connlimit_addr_t a6 = v6("2001:db8::1"), b6 = v6("2001:db8::2");
+    reputation_served(r6, &a6, 1000);
+    for (int i = 0; i < 3; i++)
+        (void)reputation_strike(r6, &b6, 1000);
+    assert_int_equal(reputation_admit(r6, &a6, 1000), REPUTATION_ADMIT_GOOD_ADDRESS);
+    assert_int_equal(reputation_admit(r6, &b6, 1000), REPUTATION_WAIT);
+    reputation_free(r6);
+    reputation_free(r);
+}
+
 static void test_prefix_text(void **state)
 {
     (void)state;
@@ -235,6 +296,8 @@ int main(void)
         cmocka_unit_test(test_table_bound_and_purge),
         cmocka_unit_test(test_suspect_entries_survive_purge),
         cmocka_unit_test(test_set_limits),
+        cmocka_unit_test(test_served_address_goes_ahead_in_a_suspect_prefix),
+        cmocka_unit_test(test_address_table_bound),
         cmocka_unit_test(test_prefix_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
