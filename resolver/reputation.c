@@ -28,7 +28,7 @@ typedef struct {
 
 typedef struct {
     rep_entry_t *slots;
-    size_t cap; /* power of two, >= 2 * max */
+    size_t cap; /* power of two; grows with use, up to >= 2 * max (memory follows the sources seen) */
     size_t used;
     size_t max;
     uint64_t last_purge_ms;
@@ -55,19 +55,26 @@ static void apply_limits(reputation_t *r, const reputation_limits_t *limits)
     r->burst = rate >= 4 ? (double)rate / 4.0 : 1.0;
 }
 
+#define TABLE_MIN_CAP 64
+
 static bool table_init(rep_table_t *t, size_t max)
 {
     t->max = max < 16 ? 16 : max;
-    t->cap = 32;
-    while (t->cap < 2 * t->max)
-        t->cap *= 2;
+    t->cap = TABLE_MIN_CAP;
     t->slots = calloc(t->cap, sizeof *t->slots);
     return t->slots != NULL;
 }
 
 static void table_clear(rep_table_t *t)
 {
-    memset(t->slots, 0, t->cap * sizeof *t->slots);
+    rep_entry_t *small = calloc(TABLE_MIN_CAP, sizeof *small);
+    if (small) { /* give the memory back */
+        free(t->slots);
+        t->slots = small;
+        t->cap = TABLE_MIN_CAP;
+    } else {
+        memset(t->slots, 0, t->cap * sizeof *t->slots);
+    }
     t->used = 0;
 }
 
@@ -162,25 +169,38 @@ static bool worth_keeping(const rep_entry_t *e)
     return e->suspect || e->score >= 1.0 || e->served >= 1.0;
 }
 
-/* Rebuild the table without entries that no longer matter. */
-static void purge(const reputation_t *r, rep_table_t *t, uint64_t now_ms)
+/* Rebuild the table at capacity ncap, without the entries that no longer
+ * matter when `drop` (a purge), or all of them (growth).  false: no memory
+ * (the table is unchanged). */
+static bool rebuild(const reputation_t *r, rep_table_t *t, size_t ncap, bool drop, uint64_t now_ms)
 {
     rep_entry_t *old = t->slots;
-    rep_entry_t *fresh = calloc(t->cap, sizeof *fresh);
-    t->last_purge_ms = now_ms;
-    t->purged_once = true;
+    size_t old_cap = t->cap;
+    rep_entry_t *fresh = calloc(ncap, sizeof *fresh);
     if (!fresh)
-        return;
+        return false;
     t->slots = fresh;
+    t->cap = ncap;
     t->used = 0;
-    for (size_t i = 0; i < t->cap; i++) {
+    for (size_t i = 0; i < old_cap; i++) {
         if (!old[i].used)
             continue;
-        decay(r, &old[i], now_ms);
-        if (worth_keeping(&old[i]))
-            (void)place(t, &old[i]);
+        if (drop) {
+            decay(r, &old[i], now_ms);
+            if (!worth_keeping(&old[i]))
+                continue;
+        }
+        (void)place(t, &old[i]);
     }
     free(old);
+    return true;
+}
+
+static void purge(const reputation_t *r, rep_table_t *t, uint64_t now_ms)
+{
+    t->last_purge_ms = now_ms;
+    t->purged_once = true;
+    (void)rebuild(r, t, t->cap, true, now_ms);
 }
 
 /* The entry for key k, brought to now; inserted when absent and `create`
@@ -195,6 +215,9 @@ static rep_entry_t *lookup(const reputation_t *r, rep_table_t *t, const rep_entr
         if (t->used >= t->max && (!t->purged_once || now_ms - t->last_purge_ms >= PURGE_INTERVAL_MS))
             purge(r, t, now_ms);
         if (t->used >= t->max)
+            return NULL;
+        /* Keep the load at most one half. */
+        if ((t->used + 1) * 2 > t->cap && !rebuild(r, t, t->cap * 2, false, now_ms))
             return NULL;
         rep_entry_t fresh = *k;
         fresh.score_ms = now_ms;
