@@ -174,3 +174,65 @@ def test_check_config_and_start_refuse_a_key_of_another_certificate(danced_launc
     good = danced_launcher.config()
     gpath = h.write_config(tmp_path / "good.yaml", good)
     assert h.check_config(h.find_danced_bin(), gpath).returncode == 0
+
+
+def test_reload_storm_under_load(danced_launcher, pki, tmp_path):
+    """50 reloads, alternating certificates and limits, while clients connect, query and close (and some fail):
+    every honest round succeeds, and the old runtimes are released while their connections finish (under ASan a
+    use-after-free or leak of a runtime or TLS context fails the test through the sanitizer check)."""
+    import threading
+
+    d = danced_launcher.start("reload-storm", limits={"suspect-failures": 3, "suspect-handshake-rate": 50})
+    crt2, key2 = h.make_leaf(tmp_path, "server2", pki.ca_cert, pki.ca_key, h.SERVER_NAME,
+                             f"DNS:{h.SERVER_NAME},IP:127.0.0.1")
+    cfgs = []
+    for i in range(2):
+        cfg = copy.deepcopy(d.config)
+        if i:
+            cfg["listeners"][0]["certificate"] = str(crt2)
+            cfg["listeners"][0]["key"] = str(key2)
+        cfg["limits"]["max-connections-per-ip"] = 32 + i
+        cfg["limits"]["suspect-failures"] = 3 + i
+        cfgs.append(cfg)
+    stop = threading.Event()
+    results = []
+
+    def honest():
+        while not stop.is_set():
+            try:
+                with h.DotConnection(d.host, d.port, timeout=10) as c:
+                    results.append(_answers(c))
+            except Exception as e:  # noqa: BLE001 - counted as a failure below
+                results.append(f"{type(e).__name__}: {e}")
+
+    def failing():
+        import socket
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                s = socket.create_connection((d.host, d.port), timeout=5, source_address=(f"127.0.5.{i % 200 + 1}", 0))
+                s.sendall(b"\x16\x03\x01\x00\x05hello" if i % 2 else b"not tls at all")
+                s.close()
+            except OSError:
+                pass
+            time.sleep(0.005)
+
+    threads = [threading.Thread(target=honest) for _ in range(3)] + [threading.Thread(target=failing)]
+    for t in threads:
+        t.start()
+    try:
+        for n in range(50):
+            _reload(d, cfgs[n % 2])
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(20)
+    bad = [r for r in results if r is not True]
+    assert len(results) >= 50 and not bad, f"{len(results)} rounds, failures: {bad[:5]}"
+    c = d.counters()
+    assert c.get("config_reloads") == 50 and c.get("config_reload_failed", 0) == 0, c
+    assert "reload: applied configuration generation 51" in d.stderr_text()
+    assert d.alive()
+    danced_launcher.stop(d)
