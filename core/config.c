@@ -1314,20 +1314,20 @@ typedef struct {
     char *out;
     size_t cap, len;
     unsigned n;
+    bool truncated;
 } change_list_t;
 
 static void change_add(change_list_t *cl, const char *key)
 {
     cl->n++;
-    if (!cl->out || cl->cap == 0)
+    if (!cl->out || cl->cap == 0 || cl->truncated)
         return;
     const char *sep = cl->n > 1 ? ", " : "";
     size_t need = strlen(sep) + strlen(key);
-    if (cl->len + need + 4 >= cl->cap) {
-        if (cl->len + 4 < cl->cap && !strstr(cl->out, "...")) {
+    if (cl->len + need + 4 >= cl->cap) { /* no room: end with "..." (4 bytes with the NUL, always kept free) */
+        cl->truncated = true;
+        if (cl->len + 4 <= cl->cap)
             memcpy(cl->out + cl->len, "...", 4);
-            cl->len += 3;
-        }
         return;
     }
     cl->len += (size_t)snprintf(cl->out + cl->len, cl->cap - cl->len, "%s%s", sep, key);

@@ -32,11 +32,7 @@ int server_limits_init(server_t *srv, const config_limits_t *l)
     srv->connlimit = connlimit_new(l->max_connections_per_ip, l->max_connections_per_prefix);
     reputation_limits_t rl = reputation_limits_of(l);
     srv->reputation = reputation_new(&rl);
-    if (!srv->connlimit || !srv->reputation)
-        return DN_ENOMEM;
-    atomic_store(&srv->max_connections, l->max_connections);
-    atomic_store(&srv->suspect_on, l->suspect_failures > 0);
-    return DN_OK;
+    return srv->connlimit && srv->reputation ? DN_OK : DN_ENOMEM;
 }
 
 runtime_t *server_install_runtime(server_t *srv, runtime_t *rt)

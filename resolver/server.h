@@ -93,7 +93,8 @@ struct server {
 #define SERVER_MAX_TRACKED_PREFIXES 65536
 
 /* Server-wide limit state (server.c): the lock, connection counts, the
- * reputation table, from the limits at start.  DN_OK or DN_ENOMEM. */
+ * reputation table, created with the limits at start; server_install_runtime
+ * then applies the first runtime's limits.  DN_OK or DN_ENOMEM. */
 int server_limits_init(server_t *srv, const config_limits_t *limits);
 /* The current runtime, with a reference for the caller (runtime_unref). */
 runtime_t *server_runtime(server_t *srv);
